@@ -1,0 +1,3 @@
+from dataset_api.cli import main
+
+main()

@@ -1,0 +1,112 @@
+"""The application factory: Connexion over openapi.yaml, the database, auth and error rendering."""
+
+import functools
+import logging
+import os
+
+import peewee
+from connexion import AsyncApp
+from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionResponse
+from connexion.middleware import MiddlewarePosition
+from connexion.resolver import Resolver
+from connexion.utils import get_function_from_name
+from connexion.validators import VALIDATOR_MAP
+from connexion.datastructures import MediaTypeDict
+from starlette.exceptions import HTTPException
+
+from dataset_api import errors, migrations
+from dataset_api.auth import tokens
+from dataset_api.config import Config
+from dataset_api.db import bind, db
+from dataset_api.jsonapi.validators import JsonApiBodyValidator, JsonApiParameterValidator
+from dataset_api.middleware import Gatekeeper, RequestLog
+
+log = logging.getLogger("dataset_api")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SPEC = "openapi.yaml"
+
+
+def with_connection(function):
+    """Run a handler on a pooled connection, returned to the pool afterwards."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with db.connection_context():
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+def _resolve(name):
+    return with_connection(get_function_from_name(name))
+
+
+def _response(exc):
+    headers = {"Content-Type": errors.MEDIA_TYPE, **exc.headers}
+    return ConnexionResponse(status_code=exc.status, body=errors.error_body(exc.status, exc.errors),
+                             content_type=errors.MEDIA_TYPE, mimetype=errors.MEDIA_TYPE,
+                             headers=headers)
+
+
+def api_error(request, exc):
+    log.warning("%s %s -> %s %s", request.method, request.url.path, exc.status, exc.errors)
+    return _response(exc)
+
+
+def problem_error(request, exc):
+    err = errors.from_problem(exc.status, exc.detail, exc.title)
+    if exc.status >= 500:
+        log.error("%r", exc)
+        err = errors.ApiError("Internal server error.", status=exc.status)
+    else:
+        log.warning("%r", exc)
+    return _response(err)
+
+
+def http_error(request, exc):
+    err = errors.ApiError(exc.detail or errors.TITLES.get(exc.status_code, "Error"),
+                          status=exc.status_code, headers=dict(exc.headers or {}))
+    if exc.status_code == 404:
+        err = errors.NotFound(f"No route for {request.url.path}.")
+    elif exc.status_code == 405:
+        err = errors.ApiError(f"{request.method} is not allowed on {request.url.path}.",
+                              status=405, headers=dict(exc.headers or {}))
+    return _response(err)
+
+
+def database_error(request, exc):
+    log.error("database unavailable: %r", exc)
+    return _response(errors.Unavailable("The database is unavailable; try again shortly."))
+
+
+def internal_error(request, exc):
+    log.error("unhandled error", exc_info=exc)
+    return _response(errors.ApiError("Internal server error."))
+
+
+def create_app(config=None):
+    """Return the Connexion ``AsyncApp`` for ``config`` (default: from the environment)."""
+    config = config or Config.from_env()
+    # Connexion warns on every request that an operation accepts two media types; we mean it.
+    logging.getLogger("connexion.operations.openapi").setLevel(logging.ERROR)
+    database = bind(config.db_url)
+    if config.is_default_sqlite:
+        migrations.migrate(database)
+    tokens.install(tokens.verifier_for(config))
+    app = AsyncApp(__name__, specification_dir=ROOT)
+    validators = dict(VALIDATOR_MAP, parameter=JsonApiParameterValidator,
+                      body=MediaTypeDict({"*/*json": JsonApiBodyValidator}))
+    app.add_api(SPEC, strict_validation=True, validate_responses=config.validate_responses,
+                resolver=Resolver(function_resolver=_resolve), validator_map=validators)
+    app.add_error_handler(errors.ApiError, api_error)
+    app.add_error_handler(ProblemException, problem_error)
+    app.add_error_handler(HTTPException, http_error)
+    app.add_error_handler(peewee.OperationalError, database_error)
+    app.add_error_handler(peewee.InterfaceError, database_error)
+    app.add_error_handler(Exception, internal_error)
+    app.add_middleware(RequestLog, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(Gatekeeper, position=MiddlewarePosition.BEFORE_EXCEPTION,
+                       max_body_bytes=config.max_body_bytes)
+    app.config = config
+    return app

@@ -1,0 +1,1 @@
+"""Authentication (JWT bearer tokens); authorization by role builds on ``User``."""

@@ -1,0 +1,107 @@
+"""JWT bearer tokens (DESIGN §6): verification with PyJWT, both claim shapes, issuing for the CLI."""
+
+import os
+import secrets
+import time
+from dataclasses import dataclass
+
+import jwt
+
+ROLES = ("admin", "org_owner", "user")
+SECRET_FILE = "jwt-secret"
+
+
+@dataclass(frozen=True)
+class User:
+    account_id: int
+    email: str
+    name: str | None
+    role: str
+    orgs: tuple
+
+
+class Verifier:
+    """Checks tokens against a shared HS256 secret or an ES256/RS256 public key."""
+
+    def __init__(self, secret="", public_key=""):
+        if public_key:
+            self.key, self.algorithms = public_key, ["ES256", "RS256"]
+        else:
+            self.key, self.algorithms = secret, ["HS256"]
+
+    def user(self, token):
+        """Return the ``User`` of a valid token, or None (missing exp, expired, bad signature)."""
+        try:
+            claims = jwt.decode(token, self.key, algorithms=self.algorithms,
+                                options={"require": ["exp"]})
+        except (jwt.PyJWTError, ValueError, TypeError):
+            return None
+        return user_from_claims(claims)
+
+
+def user_from_claims(claims):
+    """Read our claim shape or the reference service's ({"u": {...}, "r": role, "s": {"org"}})."""
+    if isinstance(claims.get("u"), dict):
+        u = claims["u"]
+        sub, email, name = u.get("id"), u.get("email"), u.get("name")
+        role, orgs = claims.get("r"), (claims.get("s") or {}).get("org") or []
+    else:
+        sub, email, name = claims.get("sub"), claims.get("email"), claims.get("name")
+        role, orgs = claims.get("role"), claims.get("orgs") or []
+    try:
+        account_id = int(sub)
+        orgs = tuple(int(o) for o in orgs)
+    except (TypeError, ValueError):
+        return None
+    if role not in ROLES or not isinstance(email, str) or not email:
+        return None
+    return User(account_id, email, name if isinstance(name, str) else None, role, orgs)
+
+
+def data_dir_secret(data_dir):
+    """Return the data folder's HS256 secret, creating it (mode 0600) on first use."""
+    path = os.path.join(data_dir, SECRET_FILE)
+    if not os.path.exists(path):
+        os.makedirs(data_dir, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    with open(path) as fh:
+        return fh.read().strip()
+
+
+def verifier_for(config):
+    if config.jwt_public_key:
+        return Verifier(public_key=config.jwt_public_key)
+    return Verifier(secret=config.jwt_secret or data_dir_secret(config.data_dir))
+
+
+def issue(secret, *, account_id, email, role, name=None, orgs=(), ttl=24 * 3600):
+    """Return a signed HS256 token with our claim shape."""
+    now = int(time.time())
+    claims = {"sub": str(account_id), "email": email, "role": role, "orgs": list(orgs),
+              "iat": now, "exp": now + ttl}
+    if name:
+        claims["name"] = name
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+# Connexion resolves security handlers by import path, so the app factory installs the
+# verifier of its configuration here (one per process; every app in a process shares it).
+_verifier = None
+
+
+def install(verifier):
+    global _verifier
+    _verifier = verifier
+
+
+def bearer_info(token):
+    """Connexion ``x-bearerInfoFunc``: token info dict, or None for a 401."""
+    user = _verifier.user(token) if _verifier else None
+    return {"sub": user.account_id, "user": user} if user else None
+
+
+def cookie_info(token, required_scopes=None):
+    """Connexion ``x-apikeyInfoFunc`` for the ``auth-token`` cookie."""
+    return bearer_info(token)

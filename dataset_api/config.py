@@ -1,0 +1,43 @@
+"""Settings, read from the environment once (``Config.from_env``) and passed in from there."""
+
+import os
+from dataclasses import dataclass, field
+
+
+def _int(env, name, default):
+    value = env.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: str = "data"
+    database_url: str = ""  # empty: SQLite file in data_dir
+    jwt_secret: str = ""  # HS256 secret; empty: the data folder's generated secret
+    jwt_public_key: str = ""  # PEM for ES256/RS256 instead of a shared secret
+    max_body_bytes: int = 10 * 1024 * 1024
+    rpc_batch_limit: int = 100
+    validate_responses: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def db_url(self):
+        return self.database_url or f"sqlite:///{os.path.join(self.data_dir, 'dataset-api.db')}"
+
+    @property
+    def is_default_sqlite(self):
+        return not self.database_url
+
+    @classmethod
+    def from_env(cls, env=None, **overrides):
+        env = os.environ if env is None else env
+        values = dict(
+            data_dir=env.get("DATASET_API_DATA_DIR") or "data",
+            database_url=env.get("DATABASE_URL") or env.get("DATASET_API_DATABASE_URL") or "",
+            jwt_secret=env.get("DATASET_API_JWT_SECRET") or "",
+            jwt_public_key=env.get("DATASET_API_JWT_PUBLIC_KEY") or "",
+            max_body_bytes=_int(env, "DATASET_API_MAX_BODY_BYTES", 10 * 1024 * 1024),
+            rpc_batch_limit=_int(env, "DATASET_API_RPC_BATCH_LIMIT", 100),
+        )
+        values.update(overrides)
+        return cls(**values)

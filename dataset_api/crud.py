@@ -1,0 +1,186 @@
+"""Generic JSON:API operations over one declared resource: parse, apply rules, write, render.
+
+Resource-specific rules live in ``rules.py``; this module knows none of them by name.
+"""
+
+from connexion import request
+from connexion.context import context
+from peewee import IntegrityError
+
+from dataset_api import rules
+from dataset_api.db import db
+from dataset_api.errors import Conflict, NotFound, PreconditionFailed
+from dataset_api.jsonapi import body, build, document, query
+from dataset_api.models import utcnow
+
+ETAG_HEADER = "ETag"
+
+
+def current_user():
+    return context["token_info"]["user"]
+
+
+def query_pairs():
+    return list(request.query_params.multi_items())
+
+
+def etag(row):
+    return f'"{row.id}.{row.version}"'
+
+
+def _headers(row, **extra):
+    return {ETAG_HEADER: etag(row), **extra}
+
+
+def scope(resource, select):
+    """Narrow a select to what the caller may read (every valid token reads all, for now)."""
+    return select
+
+
+def get_or_404(resource, resource_id):
+    """Return the row with ``resource_id``; raise ``NotFound`` (also for what the caller can't see)."""
+    model = build.model_of(resource)
+    key = _key(resource, resource_id)
+    row = scope(resource, model.select()).where(model.id == key).first() if key else None
+    if row is None:
+        raise NotFound(f"No {resource.type} with id {resource_id!r}.")
+    return row
+
+
+def _key(resource, resource_id):
+    if resource.id_kind == "integer":
+        return int(resource_id) if str(resource_id).isdigit() and len(resource_id) < 19 else None
+    return resource_id
+
+
+def render_one(resource, row, q=None, status=200, headers=None):
+    q = q or query.Query()
+    included, to_many = build.includes(resource, [row], q.include, scope)
+    doc = document.single(resource, row, q, included, to_many)
+    return doc, status, _headers(row, **(headers or {}))
+
+
+def index(resource):
+    pairs = query_pairs()
+    q = query.parse(resource, pairs)
+    model = build.model_of(resource)
+    select = build.filtered(model, scope(resource, model.select()), q.filters)
+    rows, has_more = build.page(model, build.ordered(model, select, q.sort), q)
+    count = select.count() if q.count else None
+    included, to_many = build.includes(resource, rows, q.include, scope)
+    return document.collection(resource, rows, q, params=pairs, has_more=has_more, count=count,
+                               included=included, to_many=to_many), 200
+
+
+def show(resource, resource_id):
+    q = query.parse(resource, query_pairs(), collection=False)
+    return render_one(resource, get_or_404(resource, resource_id), q)
+
+
+def create(resource, payload):
+    data = payload["data"]
+    body.check_type(resource, data)
+    values = body.attributes(resource, data, creating=True)
+    model = build.model_of(resource)
+    with db.atomic():
+        rules.before_create(resource, values, current_user())
+        if data.get("id") is not None:
+            if model.select().where(model.id == data["id"]).exists():
+                raise Conflict(f"Id {data['id']} is already taken.", pointer="/data/id")
+            values["id"] = data["id"]
+        row = _write(lambda: model.create(**values))
+        rules.after_create(resource, row)
+    row = model.get_by_id(row.id)
+    return render_one(resource, row, status=201,
+                      headers={"Location": f"/{resource.name}/{row.id}"})
+
+
+def update(resource, resource_id, payload):
+    data = payload["data"]
+    body.check_type(resource, data)
+    if data.get("id") is not None and str(data["id"]) != str(resource_id):
+        raise Conflict("data.id does not match the URL.", pointer="/data/id")
+    values = body.attributes(resource, data, creating=False)
+    model = build.model_of(resource)
+    with db.atomic():
+        row = get_or_404(resource, resource_id)
+        expected = _expected_version(row)
+        rules.before_update(resource, row, values, current_user())
+        changes = {model._meta.columns[k]: v for k, v in values.items()}
+        stmt = model.update({**changes, model.version: model.version + 1,
+                             model.updated_at: utcnow()}).where(model.id == row.id)
+        if expected is not None:
+            stmt = stmt.where(model.version == expected)
+        if _write(stmt.execute) == 0:
+            raise PreconditionFailed("The resource changed since you read it (If-Match).")
+    return render_one(resource, model.get_by_id(row.id))
+
+
+def destroy(resource, resource_id):
+    model = build.model_of(resource)
+    with db.atomic():
+        row = get_or_404(resource, resource_id)
+        expected = _expected_version(row)
+        rules.before_delete(resource, row)
+        stmt = model.delete().where(model.id == row.id)
+        if expected is not None:
+            stmt = stmt.where(model.version == expected)
+        if stmt.execute() == 0:
+            raise PreconditionFailed("The resource changed since you read it (If-Match).")
+        rules.after_delete(resource, row)
+    return None, 204
+
+
+def _expected_version(row):
+    """Return the version ``If-Match`` demands (None without the header); 412 if it cannot match."""
+    header = request.headers.get("if-match")
+    if header is None:
+        return None
+    tags = [t.strip() for t in header.split(",")]
+    if "*" in tags:
+        return None
+    for tag in tags:
+        if tag.startswith('"') and tag.endswith('"'):
+            rid, _, version = tag[1:-1].rpartition(".")
+            if rid == str(row.id) and version.isdigit():
+                return int(version)
+    raise PreconditionFailed("If-Match does not match the current ETag.",
+                             headers={ETAG_HEADER: etag(row)})
+
+
+def _write(fn):
+    try:
+        with db.atomic():  # a savepoint: the outer transaction stays usable after a conflict
+            return fn()
+    except IntegrityError as exc:
+        raise Conflict(rules.conflict_detail(exc)) from None
+
+
+def handlers(resource):
+    """Return the five Connexion handlers (search, get, post, patch, delete) of ``resource``."""
+
+    def search():
+        return index(resource)
+
+    def get(resource_id):
+        return show(resource, resource_id)
+
+    def post(body):
+        return create(resource, body)
+
+    def patch(resource_id, body):
+        return update(resource, resource_id, body)
+
+    def delete(resource_id):
+        return destroy(resource, resource_id)
+
+    return search, get, post, patch, delete
+
+
+def resolve_note_feed(feed_id):
+    """Resolve a note feed and return its document."""
+    from dataset_api.resources import NOTE_FEEDS
+
+    with db.atomic():
+        rules.resolve_note_feed(get_or_404(NOTE_FEEDS, feed_id))
+    return render_one(NOTE_FEEDS, get_or_404(NOTE_FEEDS, feed_id))

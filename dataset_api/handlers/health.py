@@ -1,0 +1,8 @@
+"""GET /healthz: the service is up and its database answers."""
+
+from dataset_api.db import db
+
+
+def get():
+    db.execute_sql("SELECT 1")
+    return {"status": "ok"}, 200

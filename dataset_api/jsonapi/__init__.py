@@ -1,0 +1,1 @@
+"""JSON:API plumbing: query-string normalisation, query parsing, query building, documents."""

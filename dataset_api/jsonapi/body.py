@@ -1,0 +1,64 @@
+"""Pure reading of a JSON:API request body into attribute values (https://jsonapi.org/format/#crud).
+
+The spec has already checked the shape and types; this applies the rules the schema cannot say:
+the type must match, read-only attributes are dropped, parents may come as relationships.
+"""
+
+from dataset_api.errors import Conflict, Invalid
+from dataset_api.jsonapi import values
+
+
+def check_type(resource, data):
+    """Raise 409 unless ``data.type`` is the resource's type or its bare plural."""
+    given = data.get("type")
+    if given not in (resource.type, resource.name):
+        raise Conflict(f"Type {given!r} does not match this endpoint; expected {resource.type!r}.",
+                       pointer="/data/type")
+
+
+def attributes(resource, data, *, creating):
+    """Return the writable attributes of ``data`` (parents from relationships merged in)."""
+    given = data.get("attributes") or {}
+    out = {}
+    for name, value in given.items():
+        attr = resource.attributes.get(name)
+        if attr is None:  # the schema forbids unknown names; kept as a guard for RPC callers
+            raise Invalid(f"Unknown attribute '{name}'.", pointer=f"/data/attributes/{name}")
+        if attr.readonly or (attr.create_only and not creating):
+            continue
+        out[name] = _typed(attr, value, f"/data/attributes/{name}")
+    for name, rel in (data.get("relationships") or {}).items():
+        parent = resource.parents.get(name)
+        pointer = f"/data/relationships/{name}"
+        if parent is None or resource.attributes[parent.attr].readonly:
+            raise Invalid(f"Relationship '{name}' cannot be set on {resource.type}.",
+                          pointer=pointer)
+        if not creating and resource.attributes[parent.attr].create_only:
+            continue
+        linkage = rel.get("data") if isinstance(rel, dict) else None
+        value = linkage.get("id") if isinstance(linkage, dict) else None
+        if parent.attr in out and value is not None and str(out[parent.attr]) != str(value):
+            raise Invalid(f"'{parent.attr}' and relationship '{name}' disagree.", pointer=pointer)
+        if value is not None:
+            out.setdefault(parent.attr, value)
+    if creating:
+        for attr in resource.attrs:
+            if attr.required and out.get(attr.name) is None:
+                raise Invalid(f"'{attr.name}' is required.",
+                              pointer=f"/data/attributes/{attr.name}", code="required")
+    return out
+
+
+def _typed(attr, value, pointer):
+    if value is None:
+        if not attr.nullable:
+            raise Invalid(f"'{attr.name}' cannot be null.", pointer=pointer)
+        return None
+    if attr.kind == "timestamp":
+        try:
+            return values.to_timestamp(str(value))
+        except ValueError as exc:
+            raise Invalid(f"'{attr.name}': {exc}.", pointer=pointer) from None
+    if attr.kind in ("string",) and isinstance(value, str) and attr.required and not value.strip():
+        raise Invalid(f"'{attr.name}' cannot be blank.", pointer=pointer)
+    return value

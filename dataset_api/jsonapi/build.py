@@ -1,0 +1,126 @@
+"""Applies a parsed ``Query`` to a peewee select: filters, sorting, paging, counting, includes.
+
+This is the only module that turns JSON:API query terms into SQL.
+"""
+
+import operator
+from functools import reduce
+
+from dataset_api.models import BY_NAME
+from dataset_api.resources import RESOURCES
+
+
+def model_of(resource):
+    return BY_NAME[resource.model]
+
+
+def column(model, name):
+    return model._meta.columns[name]
+
+
+def condition(model, flt):
+    """Return the peewee expression for one ``Filter``."""
+    custom = getattr(model, f"filter_{flt.name}", None)
+    if custom is not None:
+        return custom(flt.op, flt.value)
+    col = column(model, flt.name)
+    op, value = flt.op, flt.value
+    if op == "exists":
+        return col.is_null(not value)
+    if flt.kind in ("object", "array"):
+        return col.contains(value)
+    if op in ("", "eq"):
+        return col == value
+    if op == "neq":
+        return (col != value) | col.is_null()
+    if op == "in":
+        return col.in_(value)
+    if op in ("lt", "lte", "gt", "gte"):
+        return getattr(operator, op.replace("lte", "le").replace("gte", "ge"))(col, value)
+    if op == "match":
+        return col.contains(value)  # ILIKE '%v%' with %, _ and \ escaped by peewee
+    if op == "prefix":
+        return col.startswith(value)
+    if op == "suffix":
+        return col.endswith(value)
+    raise ValueError(f"unknown operator {op!r}")
+
+
+def filtered(model, select, filters):
+    if not filters:
+        return select
+    return select.where(reduce(operator.and_, [condition(model, f) for f in filters]))
+
+
+def ordered(model, select, sort):
+    """Order by the requested terms, then by id so pages never overlap or skip."""
+    terms = [column(model, n).desc() if desc else column(model, n).asc() for n, desc in sort]
+    if not any(name == "id" for name, _ in sort):
+        terms.append(model.id.asc())
+    return select.order_by(*terms)
+
+
+def page(model, select, query):
+    """Return (rows, has_more): one row more than the page size tells whether a next page exists."""
+    offset = (query.page_number - 1) * query.page_size
+    rows = list(select.limit(query.page_size + 1).offset(offset))
+    return rows[: query.page_size], len(rows) > query.page_size
+
+
+def _tree(paths):
+    tree = {}
+    for path in paths:
+        node = tree
+        for step in path.split("."):
+            node = node.setdefault(step, {})
+    return tree
+
+
+def _chunks(items, size=500):
+    items = list(items)
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def includes(resource, rows, paths, scope=None):
+    """Load included records for ``rows``.
+
+    Returns (included, to_many): ``included`` maps (type, id) -> (resource, row) without the
+    primary rows; ``to_many`` maps (type, id, relationship) -> list of related ids.
+    ``scope(resource, select)`` narrows every query to what the caller may read.
+    """
+    primary = {(resource.type, str(r.id)) for r in rows}
+    included, to_many = {}, {}
+    _load(resource, rows, _tree(paths), included, to_many, scope)
+    for key in primary:
+        included.pop(key, None)
+    return included, to_many
+
+
+def _load(resource, rows, tree, included, to_many, scope):
+    for name, subtree in tree.items():
+        rel = resource.includes[name]
+        target = RESOURCES[rel.resource]
+        model = model_of(target)
+        select = model.select()
+        if scope is not None:
+            select = scope(target, select)
+        related = []
+        if rel.many:
+            parent_ids = [r.id for r in rows]
+            fk = column(model, rel.attr)
+            for chunk in _chunks(parent_ids):
+                related.extend(select.where(fk.in_(chunk)).order_by(model.id))
+            by_parent = {}
+            for child in related:
+                by_parent.setdefault(str(getattr(child, rel.attr)), []).append(str(child.id))
+            for r in rows:
+                to_many[(resource.type, str(r.id), name)] = by_parent.get(str(r.id), [])
+        else:
+            ids = {getattr(r, rel.attr) for r in rows} - {None}
+            for chunk in _chunks(ids):
+                related.extend(select.where(model.id.in_(chunk)))
+        for row in related:
+            included.setdefault((target.type, str(row.id)), (target, row))
+        if subtree and related:
+            _load(target, related, subtree, included, to_many, scope)

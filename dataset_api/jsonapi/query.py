@@ -1,0 +1,133 @@
+"""Pure parsing of an index or show query string into a ``Query`` (no peewee here).
+
+https://jsonapi.org/format/#fetching — unknown sort fields, includes, fields and filters are
+rejected with a 400 naming the parameter, never silently ignored.
+"""
+
+from dataclasses import dataclass, field
+
+from dataset_api.errors import InvalidQuery
+from dataset_api.jsonapi import values
+from dataset_api.resources import BY_TYPE, INCLUDE_PATHS, RESOURCES, filter_keys
+
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Filter:
+    name: str  # attribute (or resource-specific filter) name
+    op: str  # "" (equal / contains), eq, neq, in, lt, lte, gt, gte, match, prefix, suffix, exists
+    value: object
+    kind: str
+    parameter: str
+
+
+@dataclass
+class Query:
+    filters: list = field(default_factory=list)
+    sort: list = field(default_factory=list)  # [(name, descending)]
+    page_number: int = 1
+    page_size: int = MAX_PAGE_SIZE
+    count: bool = False
+    include: list = field(default_factory=list)  # dotted paths
+    fields: dict = field(default_factory=dict)  # type -> set of attribute/relationship names
+
+
+def parse(resource, pairs, *, collection=True):
+    """Return the ``Query`` for ``pairs`` ((key, value) tuples); raise ``InvalidQuery``."""
+    query = Query()
+    for key, value in pairs:
+        if key.startswith("filter[") and key.endswith("]") and collection:
+            query.filters.append(_filter(resource, key, value))
+        elif key.startswith("fields"):
+            _fields(resource, query, key, value)
+        elif key in ("include", "included"):
+            query.include.extend(_include(resource, key, value))
+        elif key == "sort" and collection:
+            query.sort = _sort(resource, value)
+        elif key == "count" and collection:
+            query.count = _convert(values.to_bool, value, key)
+        elif key == "page[number]" and collection:
+            query.page_number = _bounded(value, key, 1, 2**31)
+        elif key == "page[size]" and collection:
+            query.page_size = _bounded(value, key, 1, MAX_PAGE_SIZE)
+        else:
+            raise InvalidQuery(f"Unknown query parameter '{key}'.", parameter=key)
+    query.include = list(dict.fromkeys(query.include))
+    return query
+
+
+def _convert(converter, text, parameter):
+    try:
+        return converter(text)
+    except ValueError as exc:
+        raise InvalidQuery(f"Invalid value {text!r} for '{parameter}': {exc}.",
+                           parameter=parameter) from None
+
+
+def _bounded(text, parameter, low, high):
+    number = _convert(values.to_int, text, parameter)
+    if not low <= number <= high:
+        raise InvalidQuery(f"'{parameter}' must be between {low} and {high}.", parameter=parameter)
+    return number
+
+
+def _filter(resource, key, text):
+    name = key[len("filter["):-1]
+    spec = filter_keys(resource).get(name)
+    if spec is None:
+        raise InvalidQuery(f"Unknown filter '{name}' for {resource.name}.", parameter=key)
+    attr, op, kind = spec
+    if op == "exists" or kind == "boolean":
+        value = _convert(values.to_bool, text, key)
+    elif kind == "integer_list" or op == "in":
+        item_kind = "integer" if kind == "integer_list" else kind
+        value = [_convert(values.CONVERTERS[item_kind], item, key)
+                 for item in text.split(",") if item != ""]
+        if not value:
+            raise InvalidQuery(f"'{key}' needs at least one value.", parameter=key)
+    elif kind in ("object", "array"):
+        value = _convert(lambda t: values.to_json(t, kind), text, key)
+    else:
+        value = _convert(values.CONVERTERS[kind], text, key)
+    return Filter(attr, op, value, "integer" if kind == "integer_list" else kind, key)
+
+
+def _sort(resource, text):
+    terms = []
+    attributes = resource.attributes
+    for term in text.split(","):
+        name = term[1:] if term.startswith(("-", "+")) else term
+        attr = attributes.get(name)
+        if name != "id" and (attr is None or not attr.sortable):
+            raise InvalidQuery(f"Cannot sort {resource.name} by '{name}'.", parameter="sort")
+        terms.append((name, term.startswith("-")))
+    return terms
+
+
+def _include(resource, key, text):
+    paths = [p.strip() for p in text.split(",") if p.strip()]
+    for path in paths:
+        if path not in INCLUDE_PATHS[resource.name]:
+            allowed = ", ".join(INCLUDE_PATHS[resource.name])
+            raise InvalidQuery(f"Cannot include '{path}' on {resource.name}; allowed: {allowed}.",
+                               parameter=key)
+    return paths
+
+
+def _fields(resource, query, key, text):
+    if key == "fields":
+        target = resource
+    elif key.startswith("fields[") and key.endswith("]"):
+        target = BY_TYPE.get(key[7:-1]) or RESOURCES.get(key[7:-1])
+        if target is None:
+            raise InvalidQuery(f"Unknown resource type in '{key}'.", parameter=key)
+    else:
+        raise InvalidQuery(f"Unknown query parameter '{key}'.", parameter=key)
+    names = {n.strip() for n in text.split(",") if n.strip()}
+    known = set(target.attributes) | set(target.includes) | {"id", "type"}
+    unknown = sorted(names - known)
+    if unknown:
+        raise InvalidQuery(f"Unknown field(s) {', '.join(unknown)} for {target.type}.",
+                           parameter=key)
+    query.fields.setdefault(target.type, set()).update(names)

@@ -1,0 +1,58 @@
+"""Connexion validators that report failures as JSON:API errors with a source.
+
+Parameters -> 400 with ``source.parameter``; bodies that break the schema -> 422 with
+``source.pointer`` (the body has already been checked for media type, UTF-8 and JSON syntax).
+"""
+
+from connexion.validators import JSONRequestBodyValidator, ParameterValidator
+from jsonschema import ValidationError
+
+from dataset_api.errors import Invalid, InvalidQuery
+
+
+class JsonApiParameterValidator(ParameterValidator):
+    def validate_request(self, request):
+        if self.strict_validation:
+            extra = self.validate_query_parameter_list(
+                request, security_params=self.security_query_params)
+            if extra:
+                name = sorted(extra)[0]
+                raise InvalidQuery(f"Unknown query parameter '{name}'.", parameter=name)
+        for where, check in (("query", self.validate_query_parameter),
+                             ("path", self.validate_path_parameter),
+                             ("header", self.validate_header_parameter),
+                             ("cookie", self.validate_cookie_parameter)):
+            for param in self.parameters.get(where, []):
+                error = check(param, request)
+                error = error and error.splitlines()[0]
+                if error:
+                    name = param["name"]
+                    raise InvalidQuery(f"Invalid {where} parameter '{name}': {error}",
+                                       parameter=name)
+
+
+def pointer(path):
+    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+class JsonApiBodyValidator(JSONRequestBodyValidator):
+    def _validate(self, body):
+        if body is None:
+            if self._nullable or not self._required:
+                return None
+            raise Invalid("A request body is required.", pointer="")
+        try:
+            return self._validator.validate(body)
+        except ValidationError as exc:
+            path = list(exc.absolute_path)
+            if exc.validator == "additionalProperties" and exc.instance is not None:
+                extra = sorted(set(exc.instance) - set(exc.schema.get("properties", {})))
+                if extra:
+                    path.append(extra[0])
+                    raise Invalid(f"Unknown member '{extra[0]}'.", pointer=pointer(path)) from None
+            if exc.validator == "required":
+                missing = exc.message.split("'")[1] if "'" in exc.message else ""
+                path.append(missing)
+                raise Invalid(f"'{missing}' is required.", pointer=pointer(path),
+                              code="required") from None
+            raise Invalid(exc.message, pointer=pointer(path)) from None

@@ -1,0 +1,70 @@
+"""Typed values from query-string text: integers, numbers, timestamps, booleans, JSON."""
+
+import json
+import re
+from datetime import UTC, datetime
+
+TRUE = ("true", "1", "yes", "t")
+FALSE = ("false", "0", "no", "f")
+INT64 = 2**63 - 1
+_INT = re.compile(r"^[+-]?\d{1,19}$")
+
+
+def to_bool(text):
+    low = text.strip().lower()
+    if low in TRUE:
+        return True
+    if low in FALSE:
+        return False
+    raise ValueError("expected one of true, false, 1, 0, yes, no, t, f")
+
+
+def to_int(text):
+    if not _INT.match(text.strip()) or abs(int(text)) > INT64:
+        raise ValueError("expected a 64-bit integer")
+    return int(text)
+
+
+def to_number(text):
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError("expected a finite number")
+    return value
+
+
+def to_timestamp(text):
+    """Parse RFC 3339 / ISO 8601 (a date alone means midnight UTC); return naive UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError:
+        raise ValueError("expected an RFC 3339 timestamp such as 2026-11-28T13:53:00Z") from None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def to_json(text, kind):
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if kind == "object" and not isinstance(value, dict):
+        raise ValueError('expected a JSON object such as {"key": "value"}')
+    if kind == "array":
+        return value if isinstance(value, list) else [text]
+    return value
+
+
+CONVERTERS = {
+    "id": str, "string": str, "integer": to_int, "number": to_number,
+    "timestamp": to_timestamp, "boolean": to_bool,
+}
+
+
+def render_timestamp(value):
+    """RFC 3339 UTC with microseconds: 2026-11-28T13:53:00.123456Z."""
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite may hand back text for computed columns
+        value = datetime.fromisoformat(value)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

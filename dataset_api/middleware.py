@@ -1,0 +1,162 @@
+"""ASGI layers in front of Connexion: request ids and logs, content negotiation, body limits,
+query-string normalisation. Each answers with a JSON:API error itself when it refuses a request.
+"""
+
+import json
+import logging
+import time
+import uuid
+
+from dataset_api.errors import MEDIA_TYPE, ApiError, error_body, error_object
+from dataset_api.jsonapi.querystring import normalise
+
+log = logging.getLogger("dataset_api.access")
+
+ACCEPTED_BODY_TYPES = ("application/vnd.api+json", "application/json")
+ACCEPTABLE = ("application/vnd.api+json", "application/json", "application/*", "*/*")
+OPEN_PATHS = ("/ui", "/openapi.json", "/openapi.yaml")
+
+
+async def send_error(send, exc, extra_headers=()):
+    body = error_body(exc.status, exc.errors)
+    headers = [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]
+    await send({"type": "http.response.start", "status": exc.status,
+                "headers": headers + list(extra_headers)})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _media_type(value):
+    """Split a Content-Type into (type, {param: value}); raise ValueError when malformed."""
+    kind, *params = [p.strip() for p in value.split(";")]
+    parsed = {}
+    for p in params:
+        name, eq, val = p.partition("=")
+        if not eq or not name:
+            raise ValueError(value)
+        parsed[name.strip().lower()] = val.strip().strip('"').lower()
+    return kind.lower(), parsed
+
+
+class Gatekeeper:
+    """Checks what Connexion cannot say as JSON:API: media types, body size and encoding."""
+
+    def __init__(self, app, max_body_bytes):
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        try:
+            scope = self._check(scope)
+            receive = await self._read_body(scope, receive)
+        except ApiError as exc:
+            return await send_error(send, exc)
+        await self.app(scope, receive, send)
+
+    def _check(self, scope):
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        path = scope["path"]
+        if path.startswith(OPEN_PATHS):
+            return scope
+        accept = headers.get("accept")
+        if accept and not any(_accepts(part, path) for part in accept.split(",")):
+            raise ApiError("The server answers with application/vnd.api+json only.", status=406)
+        if scope.get("query_string"):
+            scope = dict(scope, query_string=normalise(scope["query_string"]))
+        return scope
+
+    async def _read_body(self, scope, receive):
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            raise ApiError(f"The body exceeds {self.max_body_bytes} bytes.", status=413)
+        if scope["method"] not in ("POST", "PATCH", "PUT"):
+            return receive
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ApiError("The client went away.", status=400)
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.max_body_bytes:
+                raise ApiError(f"The body exceeds {self.max_body_bytes} bytes.", status=413)
+        raw = b"".join(chunks)
+        if raw:
+            _check_body(headers.get(b"content-type", b"").decode("latin-1"), raw)
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+
+        return replay
+
+
+def _accepts(part, path):
+    kind, _, params = part.strip().partition(";")
+    kind = kind.strip().lower()
+    if kind == "application/vnd.api+json" and params.strip() and "q=" not in params:
+        return False  # JSON:API: media type parameters in Accept are not supported
+    return kind in ACCEPTABLE
+
+
+def _check_body(content_type, raw):
+    try:
+        kind, params = _media_type(content_type)
+    except ValueError:
+        kind, params = "", {"?": "?"}
+    if kind not in ACCEPTED_BODY_TYPES or set(params) - {"charset"} or \
+            params.get("charset", "utf-8") != "utf-8":
+        raise ApiError("Send the body as application/vnd.api+json (or application/json).",
+                       status=415)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError("The body is not valid UTF-8.", status=400, pointer="") from None
+    try:
+        json.loads(text)
+    except ValueError as exc:
+        raise ApiError(f"The body is not valid JSON: {exc}.", status=400, pointer="") from None
+
+
+class RequestLog:
+    """Gives each request an id (or keeps the client's ``X-Request-ID``) and logs one line."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:128] or uuid.uuid4().hex
+        started, status = time.perf_counter(), [500]
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                message = dict(message, headers=[*message.get("headers", []),
+                                                 (b"x-request-id", request_id.encode())])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error request_id=%s", request_id)
+            await send_error(send_with_id, ApiError("Internal server error."),
+                             )
+        finally:
+            log.info(json.dumps({
+                "request_id": request_id, "method": scope["method"], "path": scope["path"],
+                "status": status[0], "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            }))
+
+
+__all__ = ["Gatekeeper", "RequestLog", "error_object"]

@@ -1,0 +1,39 @@
+"""Entries: the data items annotated and moved through the workflow."""
+
+from peewee import BigIntegerField, CharField, ForeignKeyField, IntegerField, TextField
+
+from dataset_api.models.base import UUIDModel
+from dataset_api.models.dataset import Dataset
+from dataset_api.models.project import Project
+
+
+class Entry(UUIDModel):
+    dataset = ForeignKeyField(Dataset, on_delete="CASCADE", index=True)
+    project = ForeignKeyField(Project, on_delete="CASCADE", index=True)
+    priority = IntegerField(default=0, index=True)
+    resource = TextField()
+    job_id = CharField(max_length=255, null=True, index=True)
+    wf_step = CharField(max_length=16, default="annotate", index=True)
+    status = CharField(max_length=16, default="pending", index=True)
+    assigned_to_id = BigIntegerField(null=True, index=True)
+    submitted_by_id = BigIntegerField(null=True, index=True)
+    reviewed_by_id = BigIntegerField(null=True, index=True)
+    error_message = TextField(null=True)
+
+    class Meta:
+        indexes = (
+            (("dataset", "resource"), True),
+            # the work queue: unassigned entries of a dataset by step, priority and age
+            (("dataset", "wf_step", "assigned_to_id", "priority", "created_at"), False),
+            (("dataset", "status"), False),
+        )
+
+    @classmethod
+    def filter_participated(cls, op, account_id):
+        """Entries assigned to, submitted by or reviewed by ``account_id``."""
+        return ((cls.assigned_to_id == account_id) | (cls.submitted_by_id == account_id)
+                | (cls.reviewed_by_id == account_id))
+
+    @classmethod
+    def filter_assigned(cls, op, assigned):
+        return cls.assigned_to_id.is_null(not assigned)

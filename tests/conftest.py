@@ -1,0 +1,156 @@
+"""Fixtures: a fresh app and database per test (SQLite file, or PostgreSQL when
+DATASET_API_TEST_DATABASE_URL is set), tokens, and an ``api`` client that checks every
+response against the JSON:API 1.0 schema."""
+
+import json
+import os
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from dataset_api import migrations
+from dataset_api.app import create_app
+from dataset_api.auth import tokens
+from dataset_api.config import Config
+from dataset_api.db import db
+from dataset_api.models import MODELS
+
+SECRET = "test-secret"
+PG_URL = os.environ.get("DATASET_API_TEST_DATABASE_URL", "")
+MEDIA = "application/vnd.api+json"
+
+
+def _jsonapi_validator():
+    schema = json.loads((Path(__file__).parent / "data" / "jsonapi-1.0-schema.json").read_text())
+    # our types are namespaced (dataset:entries): allow ':' in member names
+    schema["definitions"]["memberName"]["pattern"] = "^[a-zA-Z0-9]{1}(?:[-\\w:]*[a-zA-Z0-9])?$"
+    return jsonschema.Draft6Validator(schema)
+
+
+JSONAPI = _jsonapi_validator()
+
+
+def make_config(tmp_path, **overrides):
+    return Config(data_dir=str(tmp_path), database_url=PG_URL, jwt_secret=SECRET,
+                  validate_responses=True, **overrides)
+
+
+def reset_database(config):
+    """Give the test an empty schema: migrate, then empty every table."""
+    from dataset_api.db import bind
+
+    database = bind(config.db_url)
+    migrations.migrate(database)
+    if PG_URL:
+        with database.connection_context():
+            tables = ", ".join(f'"{m._meta.table_name}"' for m in MODELS)
+            database.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    database.close_all()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fresh_postgres_schema():
+    """On PostgreSQL, start the run from an empty schema so migrations run as on a new server."""
+    if PG_URL:
+        from dataset_api.db import make_database
+
+        database = make_database(PG_URL)
+        with database.connection_context():
+            names = ", ".join(f'"{m._meta.table_name}"' for m in MODELS)
+            database.execute_sql(f"DROP TABLE IF EXISTS {names}, schema_migrations CASCADE")
+        database.close_all()
+    yield
+
+
+@pytest.fixture
+def config(tmp_path):
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+def app(config):
+    reset_database(config)
+    application = create_app(config)
+    yield application
+    db.obj.close_all()
+
+
+def token(account_id=1, email="admin@example.com", role="admin", orgs=(), **kw):
+    return tokens.issue(SECRET, account_id=account_id, email=email, role=role, orgs=orgs, **kw)
+
+
+class Api:
+    """A test client speaking JSON:API with a token; every JSON:API body is schema-checked."""
+
+    def __init__(self, client, bearer):
+        self.client = client
+        self.bearer = bearer
+
+    def headers(self, extra=None):
+        base = {"Accept": MEDIA}
+        if self.bearer:
+            base["Authorization"] = f"Bearer {self.bearer}"
+        return {**base, **(extra or {})}
+
+    def request(self, method, path, body=None, headers=None, raw=None, **kw):
+        hdrs = self.headers(headers)
+        content = raw
+        if body is not None:
+            content = json.dumps(body)
+            hdrs.setdefault("Content-Type", MEDIA)
+        resp = self.client.request(method, path, content=content, headers=hdrs, **kw)
+        if resp.content and resp.headers.get("content-type", "").startswith(MEDIA):
+            errors = sorted(JSONAPI.iter_errors(resp.json()), key=str)
+            assert not errors, f"not JSON:API: {errors[0].message} in {resp.text[:500]}"
+        return resp
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.request("PATCH", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def create(self, res, relationships=None, **attributes):
+        """POST a resource of type ``res`` (bare plural) and return its resource object."""
+        data = {"type": f"dataset:{res}", "attributes": attributes}
+        if relationships:
+            data["relationships"] = relationships
+        resp = self.post(f"/{res}", {"data": data})
+        assert resp.status_code == 201, resp.text
+        return resp.json()["data"]
+
+
+@pytest.fixture
+def client(app):
+    with app.test_client() as c:
+        yield c
+
+
+@pytest.fixture
+def api(client):
+    return Api(client, token())
+
+
+@pytest.fixture
+def anon(client):
+    return Api(client, None)
+
+
+@pytest.fixture
+def tree(api):
+    """A project with one dataset, three entries and an annotation on the first entry."""
+    project = api.create("projects", name="Birds", organization_id=7)
+    dataset = api.create("datasets", project_id=project["id"], name="Photos", modality="image",
+                         labels=["bird", "sky"])
+    entries = [api.create("entries", dataset_id=dataset["id"], resource=f"img-{i}.png",
+                          priority=i) for i in range(3)]
+    annotation = api.create("annotations", entry_id=entries[0]["id"], dimensions={"x": 1},
+                            annotation={"label": "bird"}, metadata={"tool": "box"})
+    return {"project": project, "dataset": dataset, "entries": entries, "annotation": annotation}
