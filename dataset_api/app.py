@@ -3,16 +3,18 @@
 import functools
 import logging
 import os
+import re
 
 import peewee
+import yaml
 from connexion import AsyncApp
+from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionResponse
 from connexion.middleware import MiddlewarePosition
 from connexion.resolver import Resolver
 from connexion.utils import get_function_from_name
 from connexion.validators import VALIDATOR_MAP
-from connexion.datastructures import MediaTypeDict
 from starlette.exceptions import HTTPException
 
 from dataset_api import errors, migrations
@@ -64,20 +66,47 @@ def problem_error(request, exc):
     return _response(err)
 
 
-def http_error(request, exc):
-    err = errors.ApiError(exc.detail or errors.TITLES.get(exc.status_code, "Error"),
-                          status=exc.status_code, headers=dict(exc.headers or {}))
-    if exc.status_code == 404:
-        err = errors.NotFound(f"No route for {request.url.path}.")
-    elif exc.status_code == 405:
-        err = errors.ApiError(f"{request.method} is not allowed on {request.url.path}.",
-                              status=405, headers=dict(exc.headers or {}))
-    return _response(err)
+def route_table(spec_path):
+    """Return [(compiled path template, "GET, POST")] from the spec, for 405 ``Allow`` headers."""
+    with open(spec_path) as fh:
+        paths = yaml.safe_load(fh)["paths"]
+    table = []
+    for template, item in paths.items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        methods = [m.upper() for m in item if m in ("get", "post", "patch", "put", "delete")]
+        table.append((re.compile(f"^{pattern}$"), ", ".join(methods)))
+    return table
+
+
+def http_error_handler(routes):
+    """Render Starlette's 404/405 as JSON:API; a 405 lists every method the path has."""
+
+    def http_error(request, exc):
+        path = request.url.path
+        if exc.status_code == 404:
+            return _response(errors.NotFound(f"No route for {path}."))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            allow = next((m for rx, m in routes if rx.match(path)), headers.get("Allow", ""))
+            headers["Allow"] = allow
+            detail = f"{request.method} is not allowed on {path}; allowed: {allow}."
+        else:
+            detail = exc.detail or errors.TITLES.get(exc.status_code, "Error")
+        return _response(errors.ApiError(detail, status=exc.status_code, headers=headers))
+
+    return http_error
+
+
+OUTAGE_MARKERS = ("could not connect", "connection", "server closed", "terminating",
+                  "database is locked", "unable to open", "timeout", "too many clients")
 
 
 def database_error(request, exc):
-    log.error("database unavailable: %r", exc)
-    return _response(errors.Unavailable("The database is unavailable; try again shortly."))
+    """A database that cannot be reached (or is locked too long) is a 503; anything else a 500."""
+    if isinstance(exc, peewee.InterfaceError) or any(m in str(exc).lower() for m in OUTAGE_MARKERS):
+        log.error("database unavailable: %r", exc)
+        return _response(errors.Unavailable("The database is unavailable; try again shortly."))
+    return internal_error(request, exc)
 
 
 def internal_error(request, exc):
@@ -89,7 +118,7 @@ def create_app(config=None):
     """Return the Connexion ``AsyncApp`` for ``config`` (default: from the environment)."""
     config = config or Config.from_env()
     # Connexion warns on every request that an operation accepts two media types; we mean it.
-    logging.getLogger("connexion.operations.openapi").setLevel(logging.ERROR)
+    logging.getLogger("connexion.operations.openapi3").setLevel(logging.ERROR)
     database = bind(config.db_url)
     if config.is_default_sqlite:
         migrations.migrate(database)
@@ -101,7 +130,7 @@ def create_app(config=None):
                 resolver=Resolver(function_resolver=_resolve), validator_map=validators)
     app.add_error_handler(errors.ApiError, api_error)
     app.add_error_handler(ProblemException, problem_error)
-    app.add_error_handler(HTTPException, http_error)
+    app.add_error_handler(HTTPException, http_error_handler(route_table(os.path.join(ROOT, SPEC))))
     app.add_error_handler(peewee.OperationalError, database_error)
     app.add_error_handler(peewee.InterfaceError, database_error)
     app.add_error_handler(Exception, internal_error)

@@ -71,7 +71,8 @@ def recount(args, config):
 
 
 def seed(args, config):
-    from dataset_api import migrations, seed as demo
+    from dataset_api import migrations
+    from dataset_api import seed as demo
     from dataset_api.db import bind
 
     database = bind(config.db_url)

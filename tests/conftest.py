@@ -16,7 +16,7 @@ from dataset_api.config import Config
 from dataset_api.db import db
 from dataset_api.models import MODELS
 
-SECRET = "test-secret"
+SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 PG_URL = os.environ.get("DATASET_API_TEST_DATABASE_URL", "")
 MEDIA = "application/vnd.api+json"
 

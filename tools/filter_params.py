@@ -1,7 +1,13 @@
-"""Rewrites the ``# BEGIN filters <res>`` blocks of openapi.yaml from dataset_api/resources.py.
+"""Rewrites the generated blocks of openapi.yaml from dataset_api/resources.py.
 
-Each filter key the server accepts is declared as its own query parameter (so generated
-clients can send it). Run after changing an attribute:  python tools/filter_params.py
+The rest of openapi.yaml is written by hand; these blocks list names that must equal the
+declarations exactly, so they are derived from them:
+- ``# BEGIN filters <res>``: the index's ``sort``, ``fields`` and every ``filter[...]`` key the
+  server accepts, each its own query parameter (so generated clients can send it);
+- ``# BEGIN show <res>``: the show's plain ``fields``;
+- ``# BEGIN fields-types``: one ``fields[TYPE]`` parameter per type.
+Names are spelled out in patterns so that whatever matches the schema is accepted.
+Run after changing an attribute:  python tools/filter_params.py
 ``--check`` exits 1 when the file is out of date (the test suite runs it).
 """
 
@@ -14,6 +20,9 @@ sys.path.insert(0, str(ROOT))
 
 from dataset_api.resources import RESOURCES, filter_keys  # noqa: E402
 
+INT = r"[-+]?[0-9]{1,18}"
+NUMBER = r"[-+]?[0-9]{1,15}([.][0-9]{1,15})?"
+
 BOOL = "{type: string, enum: ['true', 'false', '1', '0', 'yes', 'no', 't', 'f']}"
 SCHEMAS = {
     "id": "{type: string, maxLength: 255}",
@@ -21,9 +30,9 @@ SCHEMAS = {
     "integer": "{type: integer, format: int64, minimum: -9223372036854775807, "
                "maximum: 9223372036854775807}",
     "number": "{type: number}",
-    "timestamp": "{type: string, maxLength: 64, description: RFC 3339}",
-    "object": "{type: string, maxLength: 4096}",
-    "array": "{type: string, maxLength: 4096}",
+    "timestamp": "{type: string, format: date-time, description: RFC 3339}",
+    "object": "{type: string, format: json-object, maxLength: 4096, description: a JSON object}",
+    "array": "{type: string, maxLength: 4096, description: 'one item, or a JSON array of items'}",
     "boolean": BOOL,
 }
 WORDS = {
@@ -45,13 +54,52 @@ def describe(name, op, kind):
 def schema(op, kind):
     if op == "exists" or kind == "boolean":
         return BOOL
-    if op == "in" or kind == "integer_list":
+    if kind in ("integer", "integer_list") and op == "in" or kind == "integer_list":
+        return f"{{type: string, pattern: '^{INT}(,{INT})*$', description: comma-separated list}}"
+    if op == "in" and kind == "number":
+        return f"{{type: string, pattern: '^{NUMBER}(,{NUMBER})*$', description: comma-separated list}}"
+    if op == "in" and kind == "timestamp":
+        return "{type: string, format: date-time-list, description: comma-separated RFC 3339 list}"
+    if op == "in":
         return "{type: string, maxLength: 8192, description: comma-separated list}"
     return SCHEMAS[kind]
 
 
-def block(resource, indent):
+def names_pattern(names, sign=""):
+    alt = "|".join(names)
+    return f"'^{sign}({alt})(,{sign}({alt}))*$'"
+
+
+def sort_param(resource, indent):
+    names = ["id", *[a.name for a in resource.attrs if a.sortable]]
+    return (f"{indent}- {{name: sort, in: query, description: 'Comma-separated attributes, - for "
+            f"descending; the id breaks ties', schema: {{type: string, "
+            f"pattern: {names_pattern(names, '[-+]?')}}}}}")
+
+
+def fields_schema(resource):
+    names = ["id", "type", *resource.attributes, *resource.includes]
+    return f"{{type: string, pattern: {names_pattern(names)}}}"
+
+
+def fields_param(resource, indent):
+    return (f"{indent}- {{name: fields, in: query, description: 'Members to return for "
+            f"{resource.type}', schema: {fields_schema(resource)}}}")
+
+
+def fields_types(indent):
     lines = []
+    for resource in RESOURCES.values():
+        lines += [f"{indent}Fields{resource.model}:",
+                  f"{indent}  name: fields[{resource.type}]",
+                  f"{indent}  in: query",
+                  f"{indent}  description: Comma-separated members to return for {resource.type}.",
+                  f"{indent}  schema: {fields_schema(resource)}"]
+    return lines
+
+
+def block(resource, indent):
+    lines = [sort_param(resource, indent), fields_param(resource, indent)]
     for key, (name, op, kind) in filter_keys(resource).items():
         text = describe(name, op, kind).replace('"', "'")
         lines.append(f'{indent}- {{name: "filter[{key}]", in: query, description: "{text}", '
@@ -61,12 +109,19 @@ def block(resource, indent):
 
 def render(text):
     def replace(match):
-        indent, res = match.group(1), match.group(2)
-        body = "\n".join(block(RESOURCES[res], indent))
-        return f"{indent}# BEGIN filters {res}\n{body}\n{indent}# END filters {res}"
+        indent, kind, res = match.group(1), match.group(2), match.group(3)
+        if kind == "filters":
+            lines = block(RESOURCES[res], indent)
+        elif kind == "show":
+            lines = [fields_param(RESOURCES[res], indent)]
+        else:
+            lines = fields_types(indent)
+        tail = f" {res}" if res else ""
+        body = "\n".join(lines)
+        return f"{indent}# BEGIN {kind}{tail}\n{body}\n{indent}# END {kind}{tail}"
 
-    return re.sub(r"^( *)# BEGIN filters (\w+)\n.*?^\1# END filters \2", replace, text,
-                  flags=re.S | re.M)
+    return re.sub(r"^( *)# BEGIN (filters|show|fields-types) ?(\w*)\n.*?^\1# END \2 ?\3\n?",
+                  lambda m: replace(m) + "\n", text, flags=re.S | re.M)
 
 
 def main(argv):

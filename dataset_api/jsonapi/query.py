@@ -83,9 +83,7 @@ def _filter(resource, key, text):
     elif kind == "integer_list" or op == "in":
         item_kind = "integer" if kind == "integer_list" else kind
         value = [_convert(values.CONVERTERS[item_kind], item, key)
-                 for item in text.split(",") if item != ""]
-        if not value:
-            raise InvalidQuery(f"'{key}' needs at least one value.", parameter=key)
+                 for item in text.split(",") if item != ""]  # an empty list matches nothing
     elif kind in ("object", "array"):
         value = _convert(lambda t: values.to_json(t, kind), text, key)
     else:

@@ -39,7 +39,10 @@ def to_timestamp(text):
     except ValueError:
         raise ValueError("expected an RFC 3339 timestamp such as 2026-11-28T13:53:00Z") from None
     if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
+        try:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01T00:00+01:00 lies before year 1 in UTC
+            value = datetime.min if value.year == 1 else datetime.max
     return value
 
 
