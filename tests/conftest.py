@@ -23,9 +23,13 @@ MEDIA = "application/vnd.api+json"
 
 def _jsonapi_validator():
     schema = json.loads((Path(__file__).parent / "data" / "jsonapi-1.0-schema.json").read_text())
-    # our types are namespaced (dataset:entries): allow ':' in member names
-    schema["definitions"]["memberName"]["pattern"] = "^[a-zA-Z0-9]{1}(?:[-\\w:]*[a-zA-Z0-9])?$"
-    return jsonschema.Draft6Validator(schema)
+    text = json.dumps(schema)
+    # our types are namespaced (dataset:entries): allow ':' in member names and types
+    text = text.replace(r"(?:[-\\w]*[a-zA-Z0-9])", r"(?:[-\\w:]*[a-zA-Z0-9])")
+    # jsonschema treats the pattern "" as no pattern at all; ".*" means what the schema says
+    text = text.replace('"patternProperties": {"": ', '"patternProperties": {".*": ')
+    schema = json.loads(text)
+    return jsonschema.validators.validator_for(schema)(schema)
 
 
 JSONAPI = _jsonapi_validator()

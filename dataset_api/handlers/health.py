@@ -5,4 +5,4 @@ from dataset_api.db import db
 
 def get():
     db.execute_sql("SELECT 1")
-    return {"status": "ok"}, 200
+    return {"status": "ok"}, 200, {"Content-Type": "application/json"}

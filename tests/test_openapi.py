@@ -1,0 +1,77 @@
+"""openapi.yaml is a valid OpenAPI document, its generated blocks are current, and it lists every
+route of the reference and every filter key the server accepts."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from openapi_spec_validator import validate
+
+from dataset_api.resources import RESOURCES, filter_keys
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+METHODS = ("get", "post", "patch", "put", "delete")
+
+
+def operations():
+    for path, item in SPEC["paths"].items():
+        for method in METHODS:
+            if method in item:
+                yield path, method, item[method]
+
+
+def test_document_is_valid_openapi():
+    validate(SPEC)
+
+
+def test_generated_blocks_are_current():
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "filter_params.py"), "--check"])
+    assert result.returncode == 0, "run: python tools/filter_params.py"
+
+
+def test_every_crud_route_of_the_reference_exists():
+    for res in RESOURCES:
+        assert {"get", "post"} <= set(SPEC["paths"][f"/{res}"])
+        assert {"get", "patch", "delete"} <= set(SPEC["paths"][f"/{res}/{{resource_id}}"])
+    assert "post" in SPEC["paths"]["/note_feeds/{id}/resolve"]
+
+
+def test_every_reference_filter_is_declared():
+    reference = (ROOT / "tests" / "data" / "reference-filters.txt").read_text().split()
+    for line in reference:
+        res, key = line.split(":")
+        names = {p["name"] for p in SPEC["paths"][f"/{res}"]["get"]["parameters"] if "name" in p}
+        assert key in names, f"{key} missing on GET /{res}"
+
+
+def test_declared_filters_equal_the_accepted_ones():
+    for res, resource in RESOURCES.items():
+        declared = {p["name"] for p in SPEC["paths"][f"/{res}"]["get"]["parameters"]
+                    if p.get("name", "").startswith("filter[")}
+        assert declared == {f"filter[{k}]" for k in filter_keys(resource)}
+
+
+def test_every_operation_documents_its_errors_with_a_schema():
+    for path, method, op in operations():
+        responses = op["responses"]
+        assert "406" in responses, f"{method} {path}"
+        for status, response in responses.items():
+            if "$ref" in response:
+                response = SPEC["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+            if status != "204":
+                assert response.get("content"), f"{method} {path} {status} has no schema"
+        if op.get("security") != []:
+            assert "401" in responses, f"{method} {path}"
+        if method in ("post", "patch"):
+            assert {"413", "415", "422"} <= set(responses), f"{method} {path}"
+
+
+def test_operation_ids_resolve_to_handlers():
+    import importlib
+
+    for path, method, op in operations():
+        module, _, name = op["operationId"].rpartition(".")
+        assert callable(getattr(importlib.import_module(module), name)), op["operationId"]
+
