@@ -27,7 +27,11 @@ AUTH = {"Authorization": f"Bearer {token()}"}
 
 @pytest.fixture
 def contract_schema(app):
-    return schemathesis.openapi.from_asgi("/openapi.json", app)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    # Text may not contain U+0000 (PostgreSQL cannot store it); the server answers 400/422 for
+    # it, tested in test_resources, and the document says so.
+    schema.config.generation.update(allow_x00=False)
+    return schema
 
 
 schema = schemathesis.pytest.from_fixture("contract_schema")

@@ -27,6 +27,8 @@ def normalise(raw):
             key = key[: -len(_LIST_SUFFIX)]
             if key.startswith("filter[") and key.endswith("]") and not key.endswith("__in]"):
                 key = key[:-1] + "__in]"
+        if "\x00" in value:  # PostgreSQL cannot hold U+0000; no stored text contains it
+            raise InvalidQuery(f"'{key}' contains a NUL character.", parameter=key)
         if not _KEY.match(key):
             raise InvalidQuery(f"Malformed query parameter '{key}'.", parameter=key)
         if key in merged:
