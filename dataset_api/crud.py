@@ -9,7 +9,7 @@ from peewee import IntegrityError
 
 from dataset_api import rules
 from dataset_api.db import db
-from dataset_api.errors import Conflict, NotFound, PreconditionFailed
+from dataset_api.errors import Conflict, InvalidQuery, NotFound, PreconditionFailed
 from dataset_api.jsonapi import body, build, document, query
 from dataset_api.models import utcnow
 
@@ -184,3 +184,32 @@ def resolve_note_feed(feed_id):
     with db.atomic():
         rules.resolve_note_feed(get_or_404(NOTE_FEEDS, feed_id))
     return render_one(NOTE_FEEDS, get_or_404(NOTE_FEEDS, feed_id))
+
+
+def entry_action(entry_id, action, **params):
+    """Run a workflow action on an entry and return its document."""
+    from dataset_api.resources import ENTRIES
+    from dataset_api.workflow import actions
+
+    q = query.parse(ENTRIES, query_pairs(), collection=False)
+    with db.atomic():
+        row = actions.perform(get_or_404(ENTRIES, entry_id), current_user(), action, **params)
+    return render_one(ENTRIES, row, q)
+
+
+def next_entry():
+    """``GET /entries/next``: the caller's entry in the dataset of ``filter[dataset_id]``."""
+    from dataset_api.models import Entry
+    from dataset_api.resources import DATASETS, ENTRIES
+    from dataset_api.workflow import actions
+
+    pairs = query_pairs()
+    q = query.parse(ENTRIES, pairs)
+    dataset_ids = [f.value for f in q.filters if f.name == "dataset_id" and f.op in ("", "eq")]
+    if not dataset_ids:
+        raise InvalidQuery("filter[dataset_id] is required.", parameter="filter[dataset_id]")
+    with db.atomic():
+        dataset = get_or_404(DATASETS, dataset_ids[0])
+        row = actions.next_entry(current_user(), dataset,
+                                 lambda select: build.filtered(Entry, select, q.filters))
+    return render_one(ENTRIES, row, q)

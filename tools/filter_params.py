@@ -5,6 +5,7 @@ declarations exactly, so they are derived from them:
 - ``# BEGIN filters <res>``: the index's ``sort``, ``fields`` and every ``filter[...]`` key the
   server accepts, each its own query parameter (so generated clients can send it);
 - ``# BEGIN show <res>``: the show's plain ``fields``;
+- ``# BEGIN next-filters entries``: ``GET /entries/next``'s fields and filters (dataset required);
 - ``# BEGIN fields-types``: one ``fields[TYPE]`` parameter per type.
 Names are spelled out in patterns so that whatever matches the schema is accepted.
 Run after changing an attribute:  python tools/filter_params.py
@@ -114,13 +115,17 @@ def render(text):
             lines = block(RESOURCES[res], indent)
         elif kind == "show":
             lines = [fields_param(RESOURCES[res], indent)]
+        elif kind == "next-filters":  # the queue takes the filters, with the dataset required
+            lines = [line.replace('name: "filter[dataset_id]", in: query,',
+                                  'name: "filter[dataset_id]", in: query, required: true,')
+                     for line in block(RESOURCES[res], indent)[1:]]
         else:
             lines = fields_types(indent)
         tail = f" {res}" if res else ""
         body = "\n".join(lines)
         return f"{indent}# BEGIN {kind}{tail}\n{body}\n{indent}# END {kind}{tail}"
 
-    return re.sub(r"^( *)# BEGIN (filters|show|fields-types) ?(\w*)\n.*?^\1# END \2 ?\3\n?",
+    return re.sub(r"^( *)# BEGIN (filters|next-filters|show|fields-types) ?(\w*)\n.*?^\1# END \2 ?\3\n?",
                   lambda m: replace(m) + "\n", text, flags=re.S | re.M)
 
 

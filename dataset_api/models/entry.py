@@ -37,3 +37,17 @@ class Entry(UUIDModel):
     @classmethod
     def filter_assigned(cls, op, assigned):
         return cls.assigned_to_id.is_null(not assigned)
+
+    @classmethod
+    def in_dataset(cls, dataset_id):
+        return cls.select().where(cls.dataset == dataset_id)
+
+    @classmethod
+    def waiting(cls, dataset_id, steps):
+        """Unassigned entries of a dataset at one of ``steps``: the work queue."""
+        return cls.in_dataset(dataset_id).where(cls.assigned_to_id.is_null(), cls.wf_step.in_(steps))
+
+    @classmethod
+    def queue_order(cls, select):
+        """Highest priority first, then the oldest, then by id."""
+        return select.order_by(cls.priority.desc(), cls.created_at.asc(), cls.id.asc())

@@ -12,7 +12,7 @@ def _refresh_derived(dataset_id):
     total, done, busy = (Dataset.entries_total_count, Dataset.entries_completed_count,
                          Dataset.entries_in_progress_count)
     Dataset.update(
-        progress=Case(None, [(total > 0, done * 1.0 / total)], 0.0),
+        progress=Case(None, [(total > 0, done.cast("FLOAT") / total)], 0.0),
         status=Case(None, [((total > 0) & (done >= total), "completed"),
                            ((busy > 0) | (done > 0), "in_progress")], "pending"),
     ).where(Dataset.id == dataset_id).execute()

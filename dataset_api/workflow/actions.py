@@ -1,0 +1,97 @@
+"""Workflow actions on entries, each one transaction: check with the state machine, write with a
+version check (so two racing callers can never both win), move the dataset counters."""
+
+from dataset_api import errors
+from dataset_api.auth.roles import OWNER, enabled_member, project_role
+from dataset_api.db import db
+from dataset_api.models import Dataset, Entry, utcnow
+from dataset_api.workflow import counters, machine
+
+STATE = ("id", "wf_step", "status", "assigned_to_id", "submitted_by_id", "reviewed_by_id")
+REFUSALS = {403: errors.Forbidden, 409: errors.Conflict, 422: errors.Invalid}
+
+
+def _state(entry):
+    return {name: getattr(entry, name) for name in STATE}
+
+
+def _refused(exc):
+    return REFUSALS[exc.status](exc.detail, pointer=exc.pointer)
+
+
+def perform(entry, user, action, **params):
+    """Run ``action`` (assign, select, submit, error) on ``entry`` for ``user``; return the new row.
+
+    Call inside a transaction. Raises Forbidden, Conflict or Invalid.
+    """
+    role = project_role(user, entry.project_id)
+    state = _state(entry)
+    try:
+        if action == "assign":
+            if role != OWNER:
+                raise machine.Refused(403, "Only a project owner can assign entries.")
+            member = enabled_member(entry.project_id, params["account_id"]) \
+                if params["account_id"] is not None else None
+            changes = machine.assign(state, params["account_id"], member and member.role,
+                                     member is not None and member.disabled_at is None)
+        elif action == "select":
+            changes = machine.select(state, user.account_id, role)
+        elif action == "submit":
+            rate = (Dataset.get_by_id(entry.dataset_id).workflow_configuration or {}).get(
+                "sample_rate", 1)
+            changes = machine.submit(state, user.account_id, role, params.get("approved"), rate)
+        else:
+            changes = machine.error(state, user.account_id, role, params.get("message"))
+    except machine.Refused as exc:
+        raise _refused(exc) from None
+    return apply(entry, changes)
+
+
+def apply(entry, changes):
+    """Write ``changes`` if the entry is still at the version we read; move the counters."""
+    if not changes:
+        return entry
+    updated = Entry.update({**changes, "version": Entry.version + 1, "updated_at": utcnow()}).where(
+        Entry.id == entry.id, Entry.version == entry.version).execute()
+    if updated == 0:
+        raise errors.Conflict("The entry changed while you acted on it; fetch it and try again.")
+    if "status" in changes:
+        completed, in_progress = counters.status_deltas(entry.status, changes["status"])
+        if completed or in_progress:
+            counters.shift(entry.dataset_id, completed=completed, in_progress=in_progress)
+    return Entry.get_by_id(entry.id)
+
+
+def next_entry(user, dataset, narrow):
+    """Return the caller's in-progress entry in ``dataset``, else claim the best unassigned one.
+
+    ``narrow(select)`` applies the caller's extra filters. Call inside a transaction.
+    Raises Forbidden when the caller has no role that works entries, NotFound when none is left.
+    """
+    role = project_role(user, dataset.project_id)
+    steps = [s for s in machine.OPEN_STEPS if machine.fits(role, s)]
+    if not steps:
+        raise errors.Forbidden("You have no role in this project that works entries.")
+    mine = narrow(Entry.in_dataset(dataset.id)).where(
+        Entry.assigned_to_id == user.account_id, Entry.status == "in_progress",
+        Entry.wf_step.in_(steps))
+    own = Entry.queue_order(mine).first()
+    if own is not None:
+        return own
+    waiting = Entry.queue_order(narrow(Entry.waiting(dataset.id, steps))).limit(1)
+    claim = {"assigned_to_id": user.account_id, "status": "in_progress",
+             "version": Entry.version + 1, "updated_at": utcnow()}
+    if db.obj.__class__.__name__.endswith("PostgresqlDatabase"):
+        row = waiting.select(Entry.id).for_update("FOR UPDATE SKIP LOCKED").first()
+        claimed = None
+        if row is not None:
+            Entry.update(claim).where(Entry.id == row.id).execute()
+            claimed = row.id
+    else:  # SQLite: the transaction already holds the write lock (BEGIN IMMEDIATE)
+        rows = list(Entry.update(claim).where(Entry.id == waiting.select(Entry.id))
+                    .returning(Entry.id).execute())
+        claimed = rows[0].id if rows else None
+    if claimed is None:
+        raise errors.NotFound("No entry is waiting for you in this dataset.")
+    counters.shift(dataset.id, in_progress=1)
+    return Entry.get_by_id(claimed)
