@@ -5,13 +5,12 @@ Resource-specific rules live in ``rules.py``; this module knows none of them by 
 
 from connexion import request
 from connexion.context import context
-from peewee import IntegrityError
 
-from dataset_api import rules
+from dataset_api import rules, store
 from dataset_api.db import db
-from dataset_api.errors import Conflict, InvalidQuery, NotFound, PreconditionFailed
+from dataset_api.errors import Conflict, InvalidQuery, PreconditionFailed
 from dataset_api.jsonapi import body, build, document, query
-from dataset_api.models import utcnow
+from dataset_api.store import get_or_404
 
 ETAG_HEADER = "ETag"
 
@@ -32,30 +31,9 @@ def _headers(row, **extra):
     return {ETAG_HEADER: etag(row), **extra}
 
 
-def scope(resource, select):
-    """Narrow a select to what the caller may read (every valid token reads all, for now)."""
-    return select
-
-
-def get_or_404(resource, resource_id):
-    """Return the row with ``resource_id``; raise ``NotFound`` (also for what the caller can't see)."""
-    model = build.model_of(resource)
-    key = _key(resource, resource_id)
-    row = scope(resource, model.select()).where(model.id == key).first() if key else None
-    if row is None:
-        raise NotFound(f"No {resource.type} with id {resource_id!r}.")
-    return row
-
-
-def _key(resource, resource_id):
-    if resource.id_kind == "integer":
-        return int(resource_id) if str(resource_id).isdigit() and len(resource_id) < 19 else None
-    return resource_id
-
-
 def render_one(resource, row, q=None, status=200, headers=None):
     q = q or query.Query()
-    included, to_many = build.includes(resource, [row], q.include, scope)
+    included, to_many = build.includes(resource, [row], q.include, store.scope)
     doc = document.single(resource, row, q, included, to_many)
     return doc, status, _headers(row, **(headers or {}))
 
@@ -63,11 +41,8 @@ def render_one(resource, row, q=None, status=200, headers=None):
 def index(resource):
     pairs = query_pairs()
     q = query.parse(resource, pairs)
-    model = build.model_of(resource)
-    select = build.filtered(model, scope(resource, model.select()), q.filters)
-    rows, has_more = build.page(model, build.ordered(model, select, q.sort), q)
-    count = select.count() if q.count else None
-    included, to_many = build.includes(resource, rows, q.include, scope)
+    rows, has_more, count = store.page(resource, q)
+    included, to_many = build.includes(resource, rows, q.include, store.scope)
     return document.collection(resource, rows, q, params=pairs, has_more=has_more, count=count,
                                included=included, to_many=to_many), 200
 
@@ -81,16 +56,7 @@ def create(resource, payload):
     data = payload["data"]
     body.check_type(resource, data)
     values = body.attributes(resource, data, creating=True)
-    model = build.model_of(resource)
-    with db.atomic():
-        rules.before_create(resource, values, current_user())
-        if data.get("id") is not None:
-            if model.select().where(model.id == data["id"]).exists():
-                raise Conflict(f"Id {data['id']} is already taken.", pointer="/data/id")
-            values["id"] = data["id"]
-        row = _write(lambda: model.create(**values))
-        rules.after_create(resource, row)
-    row = model.get_by_id(row.id)
+    row = store.insert(resource, values, current_user(), client_id=data.get("id"))
     return render_one(resource, row, status=201,
                       headers={"Location": f"/{resource.name}/{row.id}"})
 
@@ -101,33 +67,12 @@ def update(resource, resource_id, payload):
     if data.get("id") is not None and str(data["id"]) != str(resource_id):
         raise Conflict("data.id does not match the URL.", pointer="/data/id")
     values = body.attributes(resource, data, creating=False)
-    model = build.model_of(resource)
-    with db.atomic():
-        row = get_or_404(resource, resource_id)
-        expected = _expected_version(row)
-        rules.before_update(resource, row, values, current_user())
-        changes = {model._meta.columns[k]: v for k, v in values.items()}
-        stmt = model.update({**changes, model.version: model.version + 1,
-                             model.updated_at: utcnow()}).where(model.id == row.id)
-        if expected is not None:
-            stmt = stmt.where(model.version == expected)
-        if _write(stmt.execute) == 0:
-            raise PreconditionFailed("The resource changed since you read it (If-Match).")
-    return render_one(resource, model.get_by_id(row.id))
+    row = store.change(resource, resource_id, values, current_user(), _expected_version)
+    return render_one(resource, row)
 
 
 def destroy(resource, resource_id):
-    model = build.model_of(resource)
-    with db.atomic():
-        row = get_or_404(resource, resource_id)
-        expected = _expected_version(row)
-        rules.before_delete(resource, row)
-        stmt = model.delete().where(model.id == row.id)
-        if expected is not None:
-            stmt = stmt.where(model.version == expected)
-        if stmt.execute() == 0:
-            raise PreconditionFailed("The resource changed since you read it (If-Match).")
-        rules.after_delete(resource, row)
+    store.remove(resource, resource_id, _expected_version)
     return None, 204
 
 
@@ -146,14 +91,6 @@ def _expected_version(row):
                 return int(version)
     raise PreconditionFailed("If-Match does not match the current ETag.",
                              headers={ETAG_HEADER: etag(row)})
-
-
-def _write(fn):
-    try:
-        with db.atomic():  # a savepoint: the outer transaction stays usable after a conflict
-            return fn()
-    except IntegrityError as exc:
-        raise Conflict(rules.conflict_detail(exc)) from None
 
 
 def handlers(resource):

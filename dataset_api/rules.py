@@ -13,7 +13,7 @@ DEFAULT_WORKFLOW = {"type": "simple_review", "sample_rate": 1}
 
 def _parent(resource, values, relationship):
     """Return the parent row named by ``relationship``; 404 with a pointer when it is missing."""
-    from dataset_api.crud import get_or_404  # crud imports rules
+    from dataset_api.store import get_or_404  # store imports rules
 
     parent = resource.parents[relationship]
     try:

@@ -1,0 +1,1 @@
+"""JSON-RPC 2.0 (https://www.jsonrpc.org/specification) for annotations: protocol and methods."""

@@ -1,0 +1,94 @@
+"""Row-level operations shared by the JSON:API and JSON-RPC front ends: read a page, insert,
+change and remove one record inside a transaction, with the resource's rules applied."""
+
+from peewee import IntegrityError
+
+from dataset_api import rules
+from dataset_api.db import db
+from dataset_api.errors import Conflict, NotFound, PreconditionFailed
+from dataset_api.jsonapi import build
+from dataset_api.models import utcnow
+
+
+def scope(resource, select):
+    """Narrow a select to what the caller may read (every valid token reads all, for now)."""
+    return select
+
+
+def _key(resource, resource_id):
+    if resource.id_kind == "integer":
+        text = str(resource_id)
+        return int(text) if text.isdigit() and len(text) < 19 else None
+    return str(resource_id)
+
+
+def get_or_404(resource, resource_id):
+    """Return the row with ``resource_id``; raise ``NotFound`` (also for what the caller can't see)."""
+    model = build.model_of(resource)
+    key = _key(resource, resource_id)
+    row = scope(resource, model.select()).where(model.id == key).first() if key is not None else None
+    if row is None:
+        raise NotFound(f"No {resource.type} with id {resource_id!r}.")
+    return row
+
+
+def page(resource, q):
+    """Return (rows, has_more, count or None) for a parsed index query."""
+    model = build.model_of(resource)
+    select = build.filtered(model, scope(resource, model.select()), q.filters)
+    rows, has_more = build.page(model, build.ordered(model, select, q.sort), q)
+    return rows, has_more, select.count() if q.count else None
+
+
+def insert(resource, values, user, client_id=None):
+    """Create a record from checked attribute ``values``; return the stored row."""
+    model = build.model_of(resource)
+    with db.atomic():
+        rules.before_create(resource, values, user)
+        if client_id is not None:
+            if model.select().where(model.id == client_id).exists():
+                raise Conflict(f"Id {client_id} is already taken.", pointer="/data/id")
+            values["id"] = client_id
+        row = _write(lambda: model.create(**values))
+        rules.after_create(resource, row)
+    return model.get_by_id(row.id)
+
+
+def change(resource, resource_id, values, user, precondition=None):
+    """Apply ``values`` to a record; ``precondition(row)`` may demand a version (else 412)."""
+    model = build.model_of(resource)
+    with db.atomic():
+        row = get_or_404(resource, resource_id)
+        expected = precondition(row) if precondition else None
+        rules.before_update(resource, row, values, user)
+        changes = {model._meta.columns[k]: v for k, v in values.items()}
+        stmt = model.update({**changes, model.version: model.version + 1,
+                             model.updated_at: utcnow()}).where(model.id == row.id)
+        if expected is not None:
+            stmt = stmt.where(model.version == expected)
+        if _write(stmt.execute) == 0:
+            raise PreconditionFailed("The resource changed since you read it (If-Match).")
+    return model.get_by_id(row.id)
+
+
+def remove(resource, resource_id, precondition=None):
+    """Delete a record and everything under it."""
+    model = build.model_of(resource)
+    with db.atomic():
+        row = get_or_404(resource, resource_id)
+        expected = precondition(row) if precondition else None
+        rules.before_delete(resource, row)
+        stmt = model.delete().where(model.id == row.id)
+        if expected is not None:
+            stmt = stmt.where(model.version == expected)
+        if stmt.execute() == 0:
+            raise PreconditionFailed("The resource changed since you read it (If-Match).")
+        rules.after_delete(resource, row)
+
+
+def _write(fn):
+    try:
+        with db.atomic():  # a savepoint: the outer transaction stays usable after a conflict
+            return fn()
+    except IntegrityError as exc:
+        raise Conflict(rules.conflict_detail(exc)) from None
