@@ -1,6 +1,7 @@
 """The application factory: Connexion over openapi.yaml, the database, auth and error rendering."""
 
 import functools
+import inspect
 import logging
 import os
 import re
@@ -21,8 +22,9 @@ from dataset_api import errors, migrations
 from dataset_api.auth import tokens
 from dataset_api.config import Config
 from dataset_api.db import bind, db
+from dataset_api.jsonrpc import endpoint
 from dataset_api.jsonapi.validators import JsonApiBodyValidator, JsonApiParameterValidator
-from dataset_api.middleware import Gatekeeper, RequestLog
+from dataset_api.middleware import RPC_PATH, Gatekeeper, RequestLog
 
 log = logging.getLogger("dataset_api")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,7 +43,9 @@ def with_connection(function):
 
 
 def _resolve(name):
-    return with_connection(get_function_from_name(name))
+    function = get_function_from_name(name)
+    # coroutine handlers (the JSON-RPC endpoint) manage their own connection in a worker thread
+    return function if inspect.iscoroutinefunction(function) else with_connection(function)
 
 
 def _response(exc):
@@ -57,6 +61,9 @@ def api_error(request, exc):
 
 
 def problem_error(request, exc):
+    if request.url.path == RPC_PATH and exc.status == 401:
+        return ConnexionResponse(status_code=401, body=endpoint.error_body(-32001, exc.detail),
+                                 content_type=endpoint.MEDIA_TYPE, mimetype=endpoint.MEDIA_TYPE)
     err = errors.from_problem(exc.status, exc.detail, exc.title)
     if exc.status >= 500:
         log.error("%r", exc)
@@ -123,6 +130,7 @@ def create_app(config=None):
     if config.is_default_sqlite:
         migrations.migrate(database)
     tokens.install(tokens.verifier_for(config))
+    endpoint.BATCH_LIMIT["value"] = config.rpc_batch_limit
     app = AsyncApp(__name__, specification_dir=ROOT)
     validators = dict(VALIDATOR_MAP, parameter=JsonApiParameterValidator,
                       body=MediaTypeDict({"*/*json": JsonApiBodyValidator}))

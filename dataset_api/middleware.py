@@ -15,11 +15,17 @@ log = logging.getLogger("dataset_api.access")
 ACCEPTED_BODY_TYPES = ("application/vnd.api+json", "application/json")
 ACCEPTABLE = ("application/vnd.api+json", "application/json", "application/*", "*/*")
 OPEN_PATHS = ("/ui", "/openapi.json", "/openapi.yaml")
+RPC_PATH = "/annotations/_rpc"
 
 
-async def send_error(send, exc, extra_headers=()):
-    body = error_body(exc.status, exc.errors)
-    headers = [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+async def send_error(send, exc, extra_headers=(), rpc=False):
+    if rpc:  # JSON-RPC clients get the protocol's error object: -32600 with the reason
+        body, media = json.dumps({"jsonrpc": "2.0", "id": None, "error": {
+            "code": -32600, "message": "Invalid Request",
+            "data": {"detail": exc.errors[0]["detail"]}}}).encode(), "application/json"
+    else:
+        body, media = error_body(exc.status, exc.errors), MEDIA_TYPE
+    headers = [(b"content-type", media.encode()), (b"content-length", str(len(body)).encode())]
     headers += [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]
     await send({"type": "http.response.start", "status": exc.status,
                 "headers": headers + list(extra_headers)})
@@ -52,13 +58,13 @@ class Gatekeeper:
             scope = self._check(scope)
             receive = await self._read_body(scope, receive)
         except ApiError as exc:
-            return await send_error(send, exc)
+            return await send_error(send, exc, rpc=scope["path"] == RPC_PATH)
         await self.app(scope, receive, send)
 
     def _check(self, scope):
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         path = scope["path"]
-        if path.startswith(OPEN_PATHS):
+        if path.startswith(OPEN_PATHS) or path == RPC_PATH:
             return scope
         accept = headers.get("accept")
         if accept and not any(_accepts(part, path) for part in accept.split(",")):
@@ -86,7 +92,8 @@ class Gatekeeper:
                 raise ApiError(f"The body exceeds {self.max_body_bytes} bytes.", status=413)
         raw = b"".join(chunks)
         if raw:
-            _check_body(headers.get(b"content-type", b"").decode("latin-1"), raw)
+            _check_body(headers.get(b"content-type", b"").decode("latin-1"), raw,
+                        parse=scope["path"] != RPC_PATH)
         sent = False
 
         async def replay():
@@ -107,7 +114,7 @@ def _accepts(part, path):
     return kind in ACCEPTABLE
 
 
-def _check_body(content_type, raw):
+def _check_body(content_type, raw, parse=True):
     try:
         kind, params = _media_type(content_type)
     except ValueError:
@@ -116,6 +123,8 @@ def _check_body(content_type, raw):
             params.get("charset", "utf-8") != "utf-8":
         raise ApiError("Send the body as application/vnd.api+json (or application/json).",
                        status=415)
+    if not parse:  # JSON-RPC answers parse errors itself
+        return
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -7,8 +7,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
+from dataset_api.app import create_app
 from dataset_api.db import db
 from dataset_api.models import Dataset
+from tests.conftest import Api, make_config, reset_database, token
 
 # (resource, priority, job_id) of the entries of the "Photos" dataset, in creation order.
 PHOTO_ENTRIES = [
@@ -69,7 +71,19 @@ def query_of(link):
     return parse_qsl(urlsplit(link).query, keep_blank_values=True)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    """One app and database for the whole module: the tests below only read the shared data set
+    (the few that write clean up after themselves), so it is built once."""
+    config = make_config(tmp_path_factory.mktemp("query"))
+    reset_database(config)
+    application = create_app(config)
+    with application.test_client() as client:
+        yield Api(client, token())
+    db.obj.close_all()
+
+
+@pytest.fixture(scope="module")
 def world(api):
     """Three projects (organizations 7, 8, 9), three datasets, six entries, three annotations
     and four project members."""
@@ -105,9 +119,22 @@ def world(api):
         "dan@example.com": api.create("project_members", project_id=trees["id"], account_id=14,
                                       email="dan@example.com", role="project_owner"),
     }
+    # progress is read-only and moved by the workflow only: give the datasets distinct values
+    with db.connection_context():
+        for dataset, value in ((photos, 0.25), (clips, 0.5), (sounds, 1.0)):
+            Dataset.update(progress=value).where(Dataset.id == dataset["id"]).execute()
     return SimpleNamespace(projects={"Birds": birds, "Fish": fish, "Trees": trees},
                            datasets={"Photos": photos, "Clips": clips, "Sounds": sounds},
                            entries=entries, annotations=annotations, members=members)
+
+
+@pytest.fixture
+def scratch(api, world):
+    """A project with an empty dataset for tests that add entries; deleted (with them) afterwards."""
+    project = api.create("projects", name="Scratch", organization_id=99)
+    dataset = api.create("datasets", project_id=project["id"], name="Scratch", modality="text")
+    yield dataset
+    assert api.delete(f"/projects/{project['id']}").status_code == 204
 
 
 # --- string attributes -------------------------------------------------------------------------
@@ -160,9 +187,8 @@ def test_string_filters(api, world, pairs, expected):
     assert found(api, "/entries", *pairs) == expected
 
 
-def test_match_is_case_insensitive_beyond_ascii(api, world):
-    dataset = world.datasets["Photos"]["id"]
-    api.create("entries", dataset_id=dataset, resource="Élan.png")
+def test_match_is_case_insensitive_beyond_ascii(api, scratch):
+    api.create("entries", dataset_id=scratch["id"], resource="Élan.png")
     assert found(api, "/entries", ("filter[resource__match]", "élan")) == {"Élan.png"}
     assert found(api, "/entries", ("filter[resource__prefix]", "ÉLAN")) == {"Élan.png"}
 
@@ -223,16 +249,6 @@ def test_counter_filters(api, world, pairs, expected):
     assert found(api, "/datasets", *pairs) == expected
 
 
-@pytest.fixture
-def progress(world):
-    """Give the datasets distinct progress values (read-only, moved only by the workflow)."""
-    values = {"Photos": 0.25, "Clips": 0.5, "Sounds": 1.0}
-    with db.connection_context():
-        for name, value in values.items():
-            Dataset.update(progress=value).where(Dataset.id == world.datasets[name]["id"]).execute()
-    return values
-
-
 @pytest.mark.parametrize(("pairs", "expected"), [
     ([("filter[progress]", "0.25")], {"Photos"}),
     ([("filter[progress]", "1")], {"Sounds"}),
@@ -246,11 +262,11 @@ def progress(world):
     ([("filter[progress__gte]", "0.5")], {"Clips", "Sounds"}),
     ([("filter[progress__gt]", "1")], set()),
 ])
-def test_number_filters(api, progress, pairs, expected):
+def test_number_filters(api, world, pairs, expected):
     assert found(api, "/datasets", *pairs) == expected
 
 
-def test_progress_as_rendered(api, progress):
+def test_progress_as_rendered(api, world):
     doc = ok(api, "/datasets", ("sort", "progress"))
     assert [(label(d), d["attributes"]["progress"]) for d in doc["data"]] == [
         ("Photos", 0.25), ("Clips", 0.5), ("Sounds", 1.0)]
@@ -384,17 +400,23 @@ def test_project_member_filters(api, world, pairs, expected):
     assert found(api, "/project_members", *pairs) == expected
 
 
-def test_enabled_follows_disabled_at(api, world):
-    member = world.members["ann@example.com"]
-    resp = api.patch(f"/project_members/{member['id']}", {"data": {
-        "type": "dataset:project_members", "attributes": {"disabled_at": "2026-02-01T00:00:00Z"}}})
-    assert resp.status_code == 200, resp.text
-    assert found(api, "/project_members", ("filter[enabled]", "false")) == {
-        "ann@example.com", "bob@example.com"}
-    resp = api.patch(f"/project_members/{member['id']}", {"data": {
-        "type": "dataset:project_members", "attributes": {"disabled_at": None}}})
-    assert resp.status_code == 200, resp.text
-    assert found(api, "/project_members", ("filter[enabled]", "false")) == {"bob@example.com"}
+def test_enabled_follows_disabled_at(api, scratch):
+    member = api.create("project_members", project_id=scratch["attributes"]["project_id"], account_id=21,
+                        email="eve@example.com", role="annotator")
+    scratch_members = ("filter[organization_id]", "99")
+    eve = {"eve@example.com"}
+
+    def disable(value):
+        resp = api.patch(f"/project_members/{member['id']}", {"data": {
+            "type": "dataset:project_members", "attributes": {"disabled_at": value}}})
+        assert resp.status_code == 200, resp.text
+
+    assert found(api, "/project_members", scratch_members, ("filter[enabled]", "true")) == eve
+    disable("2026-02-01T00:00:00Z")
+    assert found(api, "/project_members", scratch_members, ("filter[enabled]", "true")) == set()
+    assert found(api, "/project_members", scratch_members, ("filter[enabled]", "false")) == eve
+    disable(None)
+    assert found(api, "/project_members", scratch_members, ("filter[enabled]", "false")) == set()
 
 
 @pytest.mark.parametrize(("path", "pairs", "expected"), [
@@ -541,8 +563,8 @@ def test_pages_of_one_never_overlap_or_skip(api, world, sort):
     assert walked == full
 
 
-def test_ties_on_many_equal_rows_page_cleanly(api, world):
-    dataset = world.datasets["Sounds"]["id"]
+def test_ties_on_many_equal_rows_page_cleanly(api, scratch):
+    dataset = scratch["id"]
     for i in range(12):
         api.create("entries", dataset_id=dataset, resource=f"s{i:02}.wav", priority=7)
     base = [("filter[dataset_id]", dataset), ("sort", "-priority")]

@@ -74,8 +74,8 @@ def new_attributes(res, world):
         "entries": {"dataset_id": world["datasets"]["id"], "resource": "new.png", "priority": 5},
         "annotations": {"entry_id": second_entry, "dimensions": {"w": 2},
                         "annotation": {"label": "sky"}},
-        "note_feeds": {"entry_id": second_entry, "content_md": "Is this blurry?",
-                       "position": {"x": 1, "y": 2}},
+        "note_feeds": {"entry_id": world["entries"]["id"], "annotation_id": world["annotations"]["id"],
+                       "content_md": "Is this blurry?", "position": {"x": 1, "y": 2}},
         "note_comments": {"note_feed_id": world["note_feeds"]["id"], "content_md": "Agreed."},
     }[res]
 
@@ -99,7 +99,9 @@ def world(api, tree):
     project, entries = tree["project"], tree["entries"]
     member = api.create("project_members", project_id=project["id"], account_id=5,
                         email="ann@example.com", role="annotator")
-    feed = api.create("note_feeds", entry_id=entries[0]["id"], content_md="Is this a bird?")
+    # anchored on the annotation: entry-anchored feeds have their own tests below
+    feed = api.create("note_feeds", entry_id=entries[0]["id"], annotation_id=tree["annotation"]["id"],
+                      content_md="Is this a bird?")
     comment = api.create("note_comments", note_feed_id=feed["id"], content_md="Yes.")
     return {"projects": project, "project_members": member, "datasets": tree["dataset"],
             "entries": entries[0], "annotations": tree["annotation"], "note_feeds": feed,
@@ -292,7 +294,7 @@ def test_create_only_attributes_are_ignored_on_update(api, world, res, attr, oth
         second = api.create(other, **new_attributes(other, world))["id"]
         value = second
     else:
-        value = {"account_id": 999, "modality": "audio", "anchor_type": "annotation"}[attr]
+        value = {"account_id": 999, "modality": "audio", "anchor_type": "entry"}[attr]
     before = api.get(url(res, world[res])).json()["data"]["attributes"]
     resp = api.patch(url(res, world[res]), envelope(res, {attr: value}))
     assert resp.status_code == 200, resp.text
@@ -354,14 +356,29 @@ def test_annotation_project_and_dataset_come_from_the_entry(api, world):
     assert annotation["relationships"]["dataset"]["data"]["id"] == world["datasets"]["id"]
 
 
-def test_note_feed_project_and_dataset_come_from_the_entry(api, world):
-    feed = api.create("note_feeds", entry_id=world["all_entries"][1]["id"], content_md="Hm",
-                      status="resolved")
+def test_note_feed_on_an_entry_can_be_created_shown_and_listed(api, world):
+    """The common case: a feed anchored on the entry, no annotation; derived attributes set."""
+    resp = api.post("/note_feeds", envelope("note_feeds", {
+        "entry_id": world["all_entries"][1]["id"], "content_md": "Hm", "status": "resolved"}))
+    assert resp.status_code == 201, resp.text
+    feed = resp.json()["data"]
     attrs = feed["attributes"]
     assert (attrs["project_id"], attrs["dataset_id"]) == (world["projects"]["id"],
                                                           world["datasets"]["id"])
     assert (attrs["anchor_type"], attrs["annotation_id"], attrs["status"]) == ("entry", None, "pending")
     assert attrs["edited_at"] is None
+    assert api.get(url("note_feeds", feed)).status_code == 200
+    assert feed["id"] in ids(api.get("/note_feeds"))
+
+
+def test_note_feed_project_and_dataset_come_from_the_entry(api, world):
+    other_project = api.create("projects", name="Other", organization_id=9)
+    feed = api.create("note_feeds", **new_attributes("note_feeds", world),
+                      project_id=other_project["id"], dataset_id=str(uuid.uuid4()))
+    attrs = feed["attributes"]
+    assert (attrs["project_id"], attrs["dataset_id"]) == (world["projects"]["id"],
+                                                          world["datasets"]["id"])
+    assert feed["relationships"]["project"]["data"]["id"] == world["projects"]["id"]
 
 
 @pytest.mark.parametrize("res", ["projects", "annotations", "note_feeds", "note_comments"])
@@ -561,13 +578,10 @@ def test_deleting_an_entry_deletes_its_annotations_and_notes(api, world):
 
 
 def test_deleting_an_annotation_deletes_the_notes_anchored_on_it(api, world):
-    anchored = api.create("note_feeds", entry_id=world["entries"]["id"],
-                          annotation_id=world["annotations"]["id"], content_md="On the box")
-    comment = api.create("note_comments", note_feed_id=anchored["id"], content_md="Right")
     assert api.delete(url("annotations", world["annotations"])).status_code == 204
-    assert api.get(url("note_feeds", anchored)).status_code == 404
-    assert api.get(url("note_comments", comment)).status_code == 404
-    assert api.get(url("note_feeds", world["note_feeds"])).status_code == 200  # anchored on the entry
+    assert api.get(url("note_feeds", world["note_feeds"])).status_code == 404
+    assert api.get(url("note_comments", world["note_comments"])).status_code == 404
+    assert api.get(url("entries", world["entries"])).status_code == 200
 
 
 def test_deleting_a_note_feed_deletes_its_comments(api, world):

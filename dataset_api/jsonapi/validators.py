@@ -36,7 +36,19 @@ def pointer(path):
 
 
 class JsonApiBodyValidator(JSONRequestBodyValidator):
+    """422 with a pointer; bodies marked ``x-jsonrpc`` pass untouched (the protocol has its own
+    parse and invalid-request errors)."""
+
+    async def _parse(self, stream, scope):
+        if self._schema.get("x-jsonrpc"):
+            async for _ in stream:  # read it all so that it is replayed to the handler
+                pass
+            return None
+        return await super()._parse(stream, scope)
+
     def _validate(self, body):
+        if self._schema.get("x-jsonrpc"):
+            return None
         if body is None:
             if self._nullable or not self._required:
                 return None

@@ -1,0 +1,25 @@
+"""Glue between the HTTP route and the protocol: transactions, the batch limit, the response."""
+
+import json
+
+from dataset_api.db import db
+from dataset_api.jsonrpc import methods, protocol
+
+MEDIA_TYPE = "application/json"
+BATCH_LIMIT = {"value": 100}  # set by create_app from DATASET_API_RPC_BATCH_LIMIT
+
+
+def answer(raw, atomic):
+    """Return the Connexion response triple for the request body ``raw``."""
+    with db.connection_context():
+        status, reply = protocol.handle(
+            raw, methods.METHODS, translate=methods.translate, transaction=db.atomic,
+            savepoint=db.atomic, atomic=atomic, batch_limit=BATCH_LIMIT["value"])
+    if reply is None:
+        return None, 204
+    return reply, status, {"Content-Type": MEDIA_TYPE}
+
+
+def error_body(code, detail):
+    """A reply for errors raised before the protocol runs (401, 413, 415)."""
+    return json.dumps(protocol.RpcError(code, {"detail": detail}).reply(None)).encode()

@@ -1,0 +1,134 @@
+"""The annotation methods of ``POST /annotations/_rpc`` (DESIGN §5): the same rules as the JSON:API
+bodies (the params are checked against openapi.yaml's annotation schemas), flat results."""
+
+import json
+import logging
+from functools import cache
+from pathlib import Path
+
+import yaml
+from connexion.json_schema import Draft4RequestValidator
+from jsonschema import Draft4Validator
+
+from dataset_api import errors, store
+from dataset_api.crud import current_user
+from dataset_api.jsonapi import body, document, query
+from dataset_api.jsonrpc.protocol import INTERNAL, INVALID_PARAMS, RpcError
+from dataset_api.resources import ANNOTATIONS
+
+log = logging.getLogger("dataset_api.jsonrpc")
+SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
+MISSING = object()
+CODES = {errors.InvalidQuery: INVALID_PARAMS, errors.Invalid: INVALID_PARAMS, errors.Forbidden: -32003,
+         errors.NotFound: -32004, errors.Conflict: -32009, errors.PreconditionFailed: -32009}
+
+
+@cache
+def _validator(creating):
+    """A validator of annotation attributes built from openapi.yaml (the single source of truth)."""
+    components = yaml.safe_load(SPEC.read_text())["components"]
+    ref = {"$ref": "#/components/schemas/AnnotationWriteAttributes"}
+    schema = {"allOf": [ref, {"required": ["entry_id", "dimensions", "annotation"]}]} if creating else ref
+    return Draft4RequestValidator({**schema, "components": components},
+                                  format_checker=Draft4Validator.FORMAT_CHECKER)
+
+
+def _checked(values, creating):
+    problems = [{"pointer": "/params/" + "/".join(map(str, e.absolute_path)) if e.absolute_path
+                 else "/params", "detail": e.message}
+                for e in _validator(creating).iter_errors(values)]
+    if problems:
+        raise RpcError(INVALID_PARAMS, {"errors": problems})
+    return body.attributes(ANNOTATIONS, {"attributes": values}, creating=creating)
+
+
+def _flat(row):
+    return {"id": str(row.id), **document.attributes(ANNOTATIONS, row)}
+
+
+def _given(**params):
+    return {k: v for k, v in params.items() if v is not MISSING}
+
+
+def show(id):  # noqa: A002
+    return _flat(store.get_or_404(ANNOTATIONS, id))
+
+
+def create(entry_id, dimensions, annotation, metadata=MISSING, id=MISSING):  # noqa: A002
+    values = _checked(_given(entry_id=entry_id, dimensions=dimensions, annotation=annotation,
+                             metadata=metadata), creating=True)
+    client_id = None if id is MISSING else id
+    if client_id is not None and not (isinstance(client_id, str)
+                                      and Draft4Validator.FORMAT_CHECKER.conforms(client_id, "uuid")):
+        raise RpcError(INVALID_PARAMS, {"errors": [{"pointer": "/params/id", "detail": "Not a UUID."}]})
+    return _flat(store.insert(ANNOTATIONS, values, current_user(), client_id=client_id))
+
+
+def update(id, dimensions=MISSING, annotation=MISSING, metadata=MISSING):
+    values = _checked(_given(dimensions=dimensions, annotation=annotation, metadata=metadata), False)
+    return _flat(store.change(ANNOTATIONS, id, values, current_user()))
+
+
+def delete(id):  # noqa: A002
+    store.remove(ANNOTATIONS, id)
+    return None
+
+
+def index(filter=None, sort=None, page=None, count=False):  # noqa: A002 - the API's names
+    """``{"data": [...], "meta": {...}}`` for the same filters, sort and paging as GET /annotations."""
+    pairs = [(f"filter[{k}]", _text(v)) for k, v in _object(filter, "filter").items()]
+    if sort is not None:
+        pairs.append(("sort", _text(sort)))
+    pairs += [(f"page[{k}]", _text(v)) for k, v in _object(page, "page").items()]
+    if count:
+        pairs.append(("count", "true"))
+    q = query.parse(ANNOTATIONS, pairs)
+    rows, has_more, total = store.page(ANNOTATIONS, q)
+    meta = {"page": {"number": q.page_number, "size": q.page_size, "has_more": has_more}}
+    if total is not None:
+        meta["count"] = total
+    return {"data": [_flat(r) for r in rows], "meta": meta}
+
+
+def _object(value, name):
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RpcError(INVALID_PARAMS, {"errors": [{"pointer": f"/params/{name}",
+                                                    "detail": f"'{name}' must be an object."}]})
+    return value
+
+
+def _text(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(_text(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return "" if value is None else str(value)
+
+
+METHODS = {"show": show, "create": create, "update": update, "delete": delete, "index": index}
+
+
+def translate(exc):
+    """Map a failure inside a method to its JSON-RPC error (no details for the unexpected)."""
+    for kind, code in CODES.items():
+        if isinstance(exc, kind):
+            data = {"errors": [_param_error(e) for e in exc.errors]} if code == INVALID_PARAMS \
+                else {"detail": exc.errors[0]["detail"]}
+            return RpcError(code, data)
+    log.error("JSON-RPC method failed", exc_info=exc)
+    return RpcError(INTERNAL)
+
+
+def _param_error(error):
+    source = error.get("source", {})
+    out = {"detail": error["detail"]}
+    if "pointer" in source:
+        out["pointer"] = source["pointer"].replace("/data/attributes/", "/params/").replace(
+            "/data/", "/params/")
+    elif "parameter" in source:
+        out["parameter"] = source["parameter"]
+    return out

@@ -1,0 +1,341 @@
+"""Races on the entry workflow (DESIGN §4) over real HTTP: ``dataset-api serve`` with 2 workers and
+16 clients, each with its own keep-alive connection and its own annotator account.
+
+SQLite by default; PostgreSQL when DATASET_API_TEST_DATABASE_URL is set, in a database of its own
+(``races_<random>``, dropped at the end) so the shared test database is never touched.
+"""
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+from dataset_api.auth import tokens
+
+PG_URL = os.environ.get("DATASET_API_TEST_DATABASE_URL", "")
+MEDIA = "application/vnd.api+json"
+SECRET = "races-" + secrets.token_hex(24)
+CLIENTS = 16
+ENTRIES = 200
+WORKERS = 2
+ADMIN_ID = 1
+ANNOTATOR_IDS = range(1001, 1001 + CLIENTS)
+RACE_DEADLINE = 50  # seconds for one race, so a hung server fails the test instead of the run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fresh_postgres_schema():
+    """Override conftest's: these tests run in their own database and leave the test one alone."""
+    yield
+
+
+# --- the server -----------------------------------------------------------------------------------
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def dedicated_database():
+    """Create ``races_<random>`` next to DATASET_API_TEST_DATABASE_URL; yield its URL; drop it."""
+    import psycopg2
+
+    base = urlparse(PG_URL)
+    name = f"races_{secrets.token_hex(6)}"
+    admin = psycopg2.connect(base._replace(path="/postgres").geturl())
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        yield base._replace(path=f"/{name}").geturl()
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+class Server:
+    """``dataset-api serve`` in a subprocess, with its own data folder, secret and database."""
+
+    def __init__(self, data_dir, database_url):
+        self.data_dir, self.database_url = Path(data_dir), database_url
+        self.log_path = self.data_dir / "server.log"
+        self.proc, self.port = None, None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, attempts=3, timeout=60):
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATASET_API_DATABASE_URL")}
+        env.update(DATASET_API_DATA_DIR=str(self.data_dir), DATASET_API_JWT_SECRET=SECRET)
+        if self.database_url:
+            env["DATABASE_URL"] = self.database_url
+        for _ in range(attempts):  # another process may take the free port before gunicorn binds it
+            self.port = free_port()
+            with open(self.log_path, "ab") as log:
+                self.proc = subprocess.Popen(
+                    [Path(sys.executable).parent / "dataset-api", "serve", "--host", "127.0.0.1",
+                     "--port", str(self.port), "--workers", str(WORKERS)],
+                    env=env, stdout=log, stderr=subprocess.STDOUT)
+            if self._wait_ready(timeout):
+                return
+            if "Address already in use" not in self.log():
+                break
+        self.stop()
+        pytest.fail(f"dataset-api serve did not become ready:\n{self.log_tail()}")
+
+    def _wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return True
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        return False
+
+    def workers(self):
+        """PIDs of the gunicorn workers (children of the master)."""
+        try:
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
+        except OSError:
+            return []
+        return [int(pid) for pid in children.split()]
+
+    def stop(self):
+        """Terminate the master (it stops its workers), kill it if it lingers, then any orphan."""
+        if self.proc is None:
+            return
+        workers = self.workers()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for pid in workers:
+            try:
+                if "dataset-api" in Path(f"/proc/{pid}/cmdline").read_text():
+                    os.kill(pid, 9)
+            except OSError:
+                pass  # already gone
+
+    def log(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_tail(self, lines=40):
+        return "\n".join(self.log().splitlines()[-lines:])
+
+    def error_lines(self):
+        return [line for line in self.log().splitlines() if " ERROR " in line or "Traceback" in line]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("races")
+    with dedicated_database() if PG_URL else _no_database() as database_url:
+        srv = Server(data_dir, database_url)
+        try:
+            srv.start()
+            yield srv
+        finally:
+            srv.stop()
+
+
+@contextmanager
+def _no_database():
+    yield ""  # SQLite file in the data folder
+
+
+# --- the clients ----------------------------------------------------------------------------------
+
+class Client:
+    """One user with its own keep-alive connection; keeps every unexpected response it saw."""
+
+    def __init__(self, server, account_id, role="user"):
+        self.account_id = account_id
+        token = tokens.issue(SECRET, account_id=account_id, email=f"u{account_id}@example.com", role=role)
+        self.http = httpx.Client(base_url=server.url, timeout=30, headers={
+            "Authorization": f"Bearer {token}", "Accept": MEDIA, "Content-Type": MEDIA})
+
+    def request(self, method, path, body=None):
+        return self.http.request(method, path, json=body)
+
+    def create(self, res, **attributes):
+        """POST a ``res`` resource and return its resource object."""
+        resp = self.request("POST", f"/{res}", {"data": {"type": f"dataset:{res}", "attributes": attributes}})
+        assert resp.status_code == 201, f"POST /{res} -> {resp.status_code}: {resp.text[:500]}"
+        return resp.json()["data"]
+
+    def attributes(self, path):
+        resp = self.request("GET", path)
+        assert resp.status_code == 200, f"GET {path} -> {resp.status_code}: {resp.text[:500]}"
+        return resp.json()["data"]["attributes"]
+
+    def close(self):
+        self.http.close()
+
+
+def describe(client, method, path, resp):
+    return f"account {client.account_id}: {method} {path} -> {resp.status_code} {resp.text[:300]}"
+
+
+@pytest.fixture(scope="module")
+def admin(server):
+    client = Client(server, ADMIN_ID, role="admin")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def project(admin):
+    project = admin.create("projects", name="Races", organization_id=1)
+    for account_id in ANNOTATOR_IDS:
+        admin.create("project_members", project_id=project["id"], account_id=account_id,
+                     email=f"u{account_id}@example.com", role="annotator")
+    return project
+
+
+@pytest.fixture
+def annotators(server, project):
+    clients = [Client(server, account_id) for account_id in ANNOTATOR_IDS]
+    for client in clients:  # open each connection now, so the race starts with warm connections
+        assert client.request("GET", "/healthz").status_code == 200
+    yield clients
+    for client in clients:
+        client.close()
+
+
+def race(clients, work):
+    """Run ``work(client)`` in one thread per client, all released at once; return the results."""
+    barrier = threading.Barrier(len(clients), timeout=RACE_DEADLINE)
+
+    def run(client):
+        barrier.wait()
+        return work(client)
+
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        futures = [pool.submit(run, client) for client in clients]
+        return [future.result(timeout=RACE_DEADLINE) for future in futures]
+
+
+def new_dataset(admin, project, name):
+    return admin.create("datasets", project_id=project["id"], name=name, modality="image",
+                        workflow_configuration={"type": "simple_review", "sample_rate": 0})
+
+
+# --- the tests ------------------------------------------------------------------------------------
+
+def test_next_hands_out_every_entry_exactly_once(server, admin, project, annotators):
+    dataset = new_dataset(admin, project, "Queue")
+    ids = {admin.create("entries", dataset_id=dataset["id"], resource=f"img-{i:03d}.png",
+                        priority=i % 5)["id"] for i in range(ENTRIES)}
+    next_path = f"/entries/next?filter[dataset_id]={dataset['id']}"
+    deadline = time.monotonic() + RACE_DEADLINE
+
+    def work(client):
+        claimed, problems = [], []
+        while time.monotonic() < deadline:
+            resp = client.request("GET", next_path)
+            if resp.status_code == 404:
+                return claimed, problems
+            if resp.status_code != 200:
+                problems.append(describe(client, "GET", next_path, resp))
+                continue
+            entry = resp.json()["data"]
+            claimed.append(entry["id"])
+            attrs = entry["attributes"]
+            if (attrs["assigned_to_id"], attrs["status"]) != (client.account_id, "in_progress"):
+                problems.append(f"account {client.account_id}: next gave {entry['id']} with "
+                                f"assigned_to_id={attrs['assigned_to_id']}, status={attrs['status']}")
+            submit = f"/entries/{entry['id']}/submit"
+            resp = client.request("POST", submit, {"data": {"attributes": {}}})
+            if resp.status_code != 200:
+                problems.append(describe(client, "POST", submit, resp))
+            elif resp.json()["data"]["attributes"]["status"] != "completed":
+                problems.append(f"account {client.account_id}: {submit} left the entry "
+                                f"{resp.json()['data']['attributes']}")
+            if len(claimed) > ENTRIES:
+                problems.append(f"account {client.account_id}: more claims than entries, stopping")
+                break
+        else:
+            problems.append(f"account {client.account_id}: no 404 from next within {RACE_DEADLINE} s")
+        return claimed, problems
+
+    results = race(annotators, work)
+
+    problems = [p for _, found in results for p in found]
+    assert not problems, (f"{len(problems)} unexpected responses, first ones:\n" + "\n".join(problems[:10])
+                          + f"\nserver log:\n{server.log_tail()}")
+    owners = defaultdict(list)
+    for client, (claimed, _) in zip(annotators, results, strict=True):
+        for entry_id in claimed:
+            owners[entry_id].append(client.account_id)
+    twice = {entry_id: who for entry_id, who in owners.items() if len(who) > 1}
+    assert not twice, f"{len(twice)} entries handed out more than once (id: accounts): {twice}"
+    lost, unknown = ids - owners.keys(), owners.keys() - ids
+    assert not lost, f"{len(lost)} of {ENTRIES} entries never handed out: {sorted(lost)[:10]}"
+    assert not unknown, f"next handed out entries outside the dataset: {sorted(unknown)[:10]}"
+
+    counts = admin.attributes(f"/datasets/{dataset['id']}")
+    assert {k: counts[k] for k in ("entries_total_count", "entries_completed_count",
+                                   "entries_in_progress_count", "progress", "status")} == {
+        "entries_total_count": ENTRIES, "entries_completed_count": ENTRIES,
+        "entries_in_progress_count": 0, "progress": 1.0, "status": "completed"}, counts
+    resp = admin.request("GET", f"/entries?filter[dataset_id]={dataset['id']}&page[size]=1000")
+    states = {e["id"]: (e["attributes"]["wf_step"], e["attributes"]["status"],
+                        e["attributes"]["submitted_by_id"]) for e in resp.json()["data"]}
+    wrong = {i: s for i, s in states.items() if s != ("done", "completed", owners[i][0])}
+    assert len(states) == ENTRIES and not wrong, f"entries not done by their claimer: {wrong}"
+    assert not server.error_lines(), "server logged errors:\n" + "\n".join(server.error_lines()[:20])
+
+
+def test_select_race_has_exactly_one_winner(server, admin, project, annotators):
+    dataset = new_dataset(admin, project, "Select race")
+    rounds = 5  # one race per entry; more rounds, more chances to catch an interleaving
+    for round_ in range(rounds):
+        entry = admin.create("entries", dataset_id=dataset["id"], resource=f"contested-{round_}.png")
+        path = f"/entries/{entry['id']}/select"
+
+        def work(client, path=path):
+            resp = client.request("GET", path)
+            return client, resp
+
+        results = race(annotators, work)
+
+        statuses = Counter(resp.status_code for _, resp in results)
+        summary = "\n".join(describe(c, "GET", path, r) for c, r in results if r.status_code != 409)
+        assert statuses == {200: 1, 409: CLIENTS - 1}, (
+            f"round {round_}: statuses {dict(statuses)}, expected one 200 and {CLIENTS - 1} x 409;\n"
+            f"{summary}\nserver log:\n{server.log_tail()}")
+        winner, won = next((c, r) for c, r in results if r.status_code == 200)
+        attrs = won.json()["data"]["attributes"]
+        assert (attrs["assigned_to_id"], attrs["status"]) == (winner.account_id, "in_progress"), attrs
+        for client, resp in results:
+            if resp.status_code == 409:
+                assert resp.json()["errors"][0]["status"] == "409", describe(client, "GET", path, resp)
+        stored = admin.attributes(f"/entries/{entry['id']}")
+        assert (stored["assigned_to_id"], stored["status"]) == (winner.account_id, "in_progress"), stored
+
+    counts = admin.attributes(f"/datasets/{dataset['id']}")
+    assert (counts["entries_total_count"], counts["entries_in_progress_count"],
+            counts["entries_completed_count"], counts["status"]) == (rounds, rounds, 0, "in_progress"), counts
+    assert not server.error_lines(), "server logged errors:\n" + "\n".join(server.error_lines()[:20])
