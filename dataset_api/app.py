@@ -22,8 +22,8 @@ from dataset_api import errors, migrations
 from dataset_api.auth import tokens
 from dataset_api.config import Config
 from dataset_api.db import bind, db
-from dataset_api.jsonrpc import endpoint
 from dataset_api.jsonapi.validators import JsonApiBodyValidator, JsonApiParameterValidator
+from dataset_api.jsonrpc import endpoint
 from dataset_api.middleware import RPC_PATH, Gatekeeper, RequestLog
 
 log = logging.getLogger("dataset_api")
