@@ -4,9 +4,9 @@ Resource-specific rules live in ``rules.py``; this module knows none of them by 
 """
 
 from connexion import request
-from connexion.context import context
 
 from dataset_api import rules, store
+from dataset_api.auth import permissions
 from dataset_api.db import db
 from dataset_api.errors import Conflict, InvalidQuery, PreconditionFailed
 from dataset_api.jsonapi import body, build, document, query
@@ -15,8 +15,7 @@ from dataset_api.store import get_or_404
 ETAG_HEADER = "ETag"
 
 
-def current_user():
-    return context["token_info"]["user"]
+current_user = permissions.current_user
 
 
 def query_pairs():
@@ -72,7 +71,7 @@ def update(resource, resource_id, payload):
 
 
 def destroy(resource, resource_id):
-    store.remove(resource, resource_id, _expected_version)
+    store.remove(resource, resource_id, current_user(), _expected_version)
     return None, 204
 
 

@@ -4,7 +4,7 @@ Each rule is a small function registered for its resource in the tables at the b
 """
 
 from dataset_api.errors import Conflict, Invalid, NotFound
-from dataset_api.models import Entry, NoteFeed, utcnow
+from dataset_api.models import Entry, NoteFeed, ProjectMember, utcnow
 from dataset_api.resources import RESOURCES
 from dataset_api.workflow import counters
 
@@ -44,6 +44,28 @@ def project_create(resource, values, user):
 def member_create(resource, values, user):
     _check_parents(resource, values, user)
     values["invited_by_id"] = user.account_id
+
+
+def _keep_an_owner(member):
+    """409 when ``member`` is the project's last enabled project owner."""
+    others = ProjectMember.select().where(
+        ProjectMember.project == member.project_id, ProjectMember.role == "project_owner",
+        ProjectMember.disabled_at.is_null(), ProjectMember.id != member.id).exists()
+    if not others:
+        raise Conflict("The project needs at least one enabled project owner: "
+                       "add another one first.")
+
+
+def member_update(resource, row, values, user):
+    """The last owner stays an enabled owner."""
+    if row.role == "project_owner" and row.disabled_at is None and (
+            values.get("role", row.role) != "project_owner" or values.get("disabled_at") is not None):
+        _keep_an_owner(row)
+
+
+def member_delete(resource, row):
+    if row.role == "project_owner" and row.disabled_at is None:
+        _keep_an_owner(row)
 
 
 def dataset_create(resource, values, user):
@@ -142,9 +164,10 @@ BEFORE_CREATE = {
     "note_comments": comment_create,
 }
 AFTER_CREATE = {"entries": entry_created}
-BEFORE_UPDATE = {"datasets": dataset_update, "annotations": annotation_update,
-                 "note_feeds": mark_edited, "note_comments": mark_edited}
-BEFORE_DELETE = {"entries": entry_delete, "annotations": annotation_delete}
+BEFORE_UPDATE = {"project_members": member_update, "datasets": dataset_update,
+                 "annotations": annotation_update, "note_feeds": mark_edited, "note_comments": mark_edited}
+BEFORE_DELETE = {"project_members": member_delete, "entries": entry_delete,
+                 "annotations": annotation_delete}
 AFTER_DELETE = {"entries": entry_deleted}
 
 

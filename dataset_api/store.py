@@ -4,15 +4,30 @@ change and remove one record inside a transaction, with the resource's rules app
 from peewee import IntegrityError
 
 from dataset_api import rules
+from dataset_api.auth import permissions
 from dataset_api.db import db
 from dataset_api.errors import Conflict, NotFound, PreconditionFailed
 from dataset_api.jsonapi import build
-from dataset_api.models import utcnow
+from dataset_api.models import Entry, NoteFeed, utcnow
 
 
 def scope(resource, select):
-    """Narrow a select to what the caller may read (every valid token reads all, for now)."""
-    return select
+    """Narrow a select to what the caller may read."""
+    return permissions.scope(resource, select)
+
+
+def permit(resource, action, user, record):
+    """Raise 403 unless ``user`` may ``action`` the readable ``record`` (a row or new values)."""
+    get = record.get if isinstance(record, dict) else lambda name: getattr(record, name, None)
+    project_id = get("project_id") if resource.name != "projects" else get("id")
+    entry = None
+    if resource.name == "note_comments":
+        project_id = NoteFeed.select(NoteFeed.project).where(NoteFeed.id == get("note_feed_id")).scalar()
+    if resource.name == "annotations":
+        entry = Entry.get_or_none(Entry.id == get("entry_id"))
+    permissions.require(resource.name, action, user, project_id=project_id,
+                        organization_id=get("organization_id"), entry=entry,
+                        author=get("created_by_email") if action != "create" else None)
 
 
 def _key(resource, resource_id):
@@ -45,6 +60,7 @@ def insert(resource, values, user, client_id=None):
     model = build.model_of(resource)
     with db.atomic():
         rules.before_create(resource, values, user)
+        permit(resource, "create", user, values)
         if client_id is not None:
             if model.select().where(model.id == client_id).exists():
                 raise Conflict(f"Id {client_id} is already taken.", pointer="/data/id")
@@ -59,6 +75,7 @@ def change(resource, resource_id, values, user, precondition=None):
     model = build.model_of(resource)
     with db.atomic():
         row = get_or_404(resource, resource_id)
+        permit(resource, "update", user, row)
         expected = precondition(row) if precondition else None
         rules.before_update(resource, row, values, user)
         changes = {model._meta.columns[k]: v for k, v in values.items()}
@@ -71,11 +88,12 @@ def change(resource, resource_id, values, user, precondition=None):
     return model.get_by_id(row.id)
 
 
-def remove(resource, resource_id, precondition=None):
+def remove(resource, resource_id, user, precondition=None):
     """Delete a record and everything under it."""
     model = build.model_of(resource)
     with db.atomic():
         row = get_or_404(resource, resource_id)
+        permit(resource, "delete", user, row)
         expected = precondition(row) if precondition else None
         rules.before_delete(resource, row)
         stmt = model.delete().where(model.id == row.id)

@@ -70,7 +70,7 @@ def update(id, dimensions=MISSING, annotation=MISSING, metadata=MISSING):
 
 
 def delete(id):  # noqa: A002
-    store.remove(ANNOTATIONS, id)
+    store.remove(ANNOTATIONS, id, current_user())
     return None
 
 
