@@ -56,7 +56,8 @@ def test_declared_filters_equal_the_accepted_ones():
 def test_every_operation_documents_its_errors_with_a_schema():
     for path, method, op in operations():
         responses = op["responses"]
-        assert "406" in responses, f"{method} {path}"
+        rpc = path == "/annotations/_rpc"  # JSON-RPC answers in its own error objects
+        assert rpc or "406" in responses, f"{method} {path}"
         for status, response in responses.items():
             if "$ref" in response:
                 response = SPEC["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
@@ -64,8 +65,9 @@ def test_every_operation_documents_its_errors_with_a_schema():
                 assert response.get("content"), f"{method} {path} {status} has no schema"
         if op.get("security") != []:
             assert "401" in responses, f"{method} {path}"
-        if method in ("post", "patch"):
-            assert {"413", "415", "422"} <= set(responses), f"{method} {path}"
+        if method in ("post", "patch") and "requestBody" in op:
+            assert {"413", "415"} <= set(responses), f"{method} {path}"
+            assert rpc or "422" in responses, f"{method} {path}"
 
 
 def test_operation_ids_resolve_to_handlers():
