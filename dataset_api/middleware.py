@@ -9,6 +9,7 @@ import uuid
 
 from dataset_api.errors import MEDIA_TYPE, ApiError, error_body, error_object
 from dataset_api.jsonapi.querystring import normalise
+from dataset_api.jsonapi.values import nul_pointer
 
 log = logging.getLogger("dataset_api.access")
 
@@ -133,29 +134,9 @@ def _check_body(content_type, raw, parse=True):
         document = json.loads(text)
     except ValueError as exc:
         raise ApiError(f"The body is not valid JSON: {exc}.", status=400, pointer="") from None
-    where = _nul_pointer(document, "")
+    where = nul_pointer(document, "")
     if where is not None:
         raise ApiError("Text may not contain the NUL character (U+0000).", status=422, pointer=where)
-
-
-def _nul_pointer(value, pointer):
-    """Return the JSON pointer of the first string (or key) holding U+0000, or None."""
-    if isinstance(value, str):
-        return pointer if "\x00" in value else None
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        step = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
-        if "\x00" in str(key):
-            return step
-        found = _nul_pointer(item, step)
-        if found is not None:
-            return found
-    return None
 
 
 class RequestLog:

@@ -71,3 +71,23 @@ def render_timestamp(value):
     if isinstance(value, str):  # SQLite may hand back text for computed columns
         value = datetime.fromisoformat(value)
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def nul_pointer(value, pointer):
+    """Return the JSON pointer of the first string (or key) holding U+0000, or None."""
+    if isinstance(value, str):
+        return pointer if "\x00" in value else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        step = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
+        if "\x00" in str(key):
+            return step
+        found = nul_pointer(item, step)
+        if found is not None:
+            return found
+    return None

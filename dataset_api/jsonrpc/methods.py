@@ -13,6 +13,7 @@ from jsonschema import Draft4Validator
 from dataset_api import errors, store
 from dataset_api.crud import current_user
 from dataset_api.jsonapi import body, document, query
+from dataset_api.jsonapi.values import nul_pointer
 from dataset_api.jsonrpc.protocol import INTERNAL, INVALID_PARAMS, RpcError
 from dataset_api.resources import ANNOTATIONS
 
@@ -37,6 +38,9 @@ def _checked(values, creating):
     problems = [{"pointer": "/params/" + "/".join(map(str, e.absolute_path)) if e.absolute_path
                  else "/params", "detail": e.message}
                 for e in _validator(creating).iter_errors(values)]
+    where = nul_pointer(values, "/params")
+    if where is not None:
+        problems.append({"pointer": where, "detail": "Text may not contain the NUL character."})
     if problems:
         raise RpcError(INVALID_PARAMS, {"errors": problems})
     return body.attributes(ANNOTATIONS, {"attributes": values}, creating=creating)
