@@ -70,7 +70,7 @@ def fresh(url):
 
 
 def load(database, n, seed=1):
-    """Insert one project, one dataset and ``n`` entries; return the dataset id."""
+    """Insert one project, one dataset and ``n`` entries; return the dataset id and 5000 entry ids."""
     rng = random.Random(seed)
     fields = [Entry.id, Entry.dataset, Entry.project, Entry.priority, Entry.resource, Entry.wf_step,
               Entry.status, Entry.created_at, Entry.updated_at, Entry.version]
@@ -87,13 +87,13 @@ def load(database, n, seed=1):
             Entry.insert_many(rows, fields).as_rowcount().execute()
         counters.recount(dataset.id)
     with database.connection_context():
-        if url_kind(database) == "postgresql":
+        if engine(database) == "postgresql":
             database.execute_sql("ANALYZE")  # what autovacuum would have done by now
         ids = [e.id for e in Entry.select(Entry.id).order_by(fn.Random()).limit(5000)]
     return dataset.id, ids
 
 
-def url_kind(database):
+def engine(database):
     return "sqlite" if "Sqlite" in type(database).__name__ else "postgresql"
 
 
@@ -104,7 +104,7 @@ def explain(database, dataset_id):
     select = build.ordered(Entry, select, q.sort).limit(q.page_size + 1)
     sql, params = select.sql()
     with database.connection_context():
-        if url_kind(database) == "sqlite":
+        if engine(database) == "sqlite":
             rows = database.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()
             depth = {0: -1}
             plan = []
@@ -113,6 +113,9 @@ def explain(database, dataset_id):
                 plan.append("  " * depth[node] + detail)
         else:
             plan = [r[0] for r in database.execute_sql("EXPLAIN ANALYZE " + sql, params)]
+        began = time.perf_counter()
+        database.execute_sql(sql, params).fetchall()
+        plan.append(f"-- the query alone, one client: {(time.perf_counter() - began) * 1000:.1f} ms")
     return sql, plan
 
 
@@ -209,11 +212,24 @@ class Connection:
         self.reader = self.writer = None
 
 
-async def drive(port, request, expect, clients, duration, headers, warmup=1.0):
-    """Run ``clients`` keep-alive loops for ``duration`` s; return req/s, p50, p99 and errors."""
+class Tally:
+    """Latencies and unexpected outcomes of one scenario, added up over its rounds."""
+
+    def __init__(self):
+        self.latencies, self.errors, self.elapsed = [], {}, 0.0
+
+    def summary(self):
+        cuts = statistics.quantiles(self.latencies, n=100, method="inclusive")
+        return {"rps": len(self.latencies) / self.elapsed, "p50": cuts[49] * 1000, "p99": cuts[98] * 1000,
+                "requests": len(self.latencies), "errors": {k: n for k, (n, _) in self.errors.items()},
+                "error_samples": {k: sample for k, (_, sample) in self.errors.items()}}
+
+
+async def drive(port, request, expect, clients, seconds, headers, tally):
+    """Run ``clients`` keep-alive loops for ``seconds``, adding what they see to ``tally``."""
     connections = [Connection(port, headers) for _ in range(clients)]
 
-    async def loop(conn, until, latencies, errors):
+    async def loop(conn, until):
         while time.perf_counter() < until:
             method, path, body = request()
             t0 = time.perf_counter()
@@ -223,24 +239,26 @@ async def drive(port, request, expect, clients, duration, headers, warmup=1.0):
             except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
                 conn.close()
                 status, data = type(exc).__name__, b""
-            latencies.append(time.perf_counter() - t0)
+            tally.latencies.append(time.perf_counter() - t0)
             if status != expect:
-                errors.setdefault(str(status), [0, data[:300].decode(errors="replace")])[0] += 1
+                tally.errors.setdefault(str(status), [0, data[:300].decode(errors="replace")])[0] += 1
 
-    async def run(seconds):
-        latencies, errors = [], {}
-        began = time.perf_counter()
-        await asyncio.gather(*(loop(c, began + seconds, latencies, errors) for c in connections))
-        return latencies, errors, time.perf_counter() - began
-
-    await run(warmup)
-    latencies, errors, elapsed = await run(duration)
+    began = time.perf_counter()
+    await asyncio.gather(*(loop(c, began + seconds) for c in connections))
+    tally.elapsed += time.perf_counter() - began
     for conn in connections:
         conn.close()
-    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
-    return {"rps": len(latencies) / elapsed, "p50": cuts[49] * 1000, "p99": cuts[98] * 1000,
-            "requests": len(latencies), "errors": {k: n for k, (n, _) in errors.items()},
-            "error_samples": {k: sample for k, (_, sample) in errors.items()}}
+
+
+def measure(ports, scenarios, clients, duration, rounds, headers):
+    """Warm each scenario up for 1 s, then run them in turn for ``rounds`` rounds (so a burst of
+    other load on the machine hits all of them alike); return each scenario's summary."""
+    tallies = {name: Tally() for name in scenarios}
+    for step in range(rounds + 1):
+        for name, (request, expect) in scenarios.items():
+            seconds, tally = (1, Tally()) if step == 0 else (duration / rounds, tallies[name])
+            asyncio.run(drive(ports[name], request, expect, clients, seconds, headers, tally))
+    return {name: tally.summary() for name, tally in tallies.items()}
 
 
 def scenario_requests(dataset_id, ids):
@@ -267,12 +285,18 @@ def scenario_requests(dataset_id, ids):
 def machine(database):
     with database.connection_context():
         version = (database.execute_sql("select version()").fetchone()[0].split(" on ")[0]
-                   if url_kind(database) == "postgresql" else f"SQLite {sqlite3.sqlite_version}")
+                   if engine(database) == "postgresql" else f"SQLite {sqlite3.sqlite_version}")
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024**2
+    def git(*args):
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if git("status", "--porcelain", "dataset_api", "openapi.yaml"):
+        commit += " with uncommitted changes"
     return {"cpu": f"{os.cpu_count()} cores ({cpu}), {mem} GB RAM", "os": platform.platform(),
-            "python": platform.python_version(), "database": version}
+            "commit": commit, "python": platform.python_version(), "database": version}
 
 
 def table(runs):
@@ -310,13 +334,16 @@ def render(runs):
            "## Set-up", ""]
     for run in runs:
         m = run["machine"]
-        out.append(f"- {run['db']} {run['entries']:,} entries, {run['date']}: {m['cpu']}; {m['os']}; "
+        out.append(f"- {run['db']} {run['entries']:,} entries, {run['date']}, service at {m['commit']}: "
+                   f"{m['cpu']}; {m['os']}; "
                    f"Python {m['python']}; {m['database']}; loaded in {run['load_s']:.0f} s; "
+                   f"{run['clients']} clients, {run['duration']:g} s per scenario in {run['rounds']} rounds; "
                    f"load average {run['loadavg'][0]:.1f} before, {run['loadavg'][1]:.1f} after")
-    out += ["", "The load generator runs on the same machine as both servers and the database: one asyncio "
-            "process with {clients} keep-alive HTTP/1.1 clients, {duration} s per scenario after a 1 s "
-            "warm-up. Both servers run gunicorn with 2 uvicorn workers; the service logs one access "
-            "line per request (its default).".format(**runs[0]), "",
+    out += ["", "The load generator runs on the same machine as both servers and the database (2 cores "
+            "for everything): one asyncio process with keep-alive HTTP/1.1 connections, one per client. "
+            "Each scenario is warmed up for 1 s, then the scenarios take turns, round by round. Both "
+            "servers run gunicorn with 2 uvicorn workers; the service logs one access line per request "
+            "(its default). The load average before the run shows other work on the machine.", "",
             "- **show**: `GET /entries/{random existing id}`",
             "- **bare show**: the same lookup in `bench/bare_app.py` (Starlette + Peewee, no JSON:API, "
             "no auth)",
@@ -328,6 +355,10 @@ def render(runs):
     for run in runs:
         out += [f"**{run['db']}, {run['entries']:,} entries** — {verdict(run['plan'])}", "", "```",
                 *run["plan"], "```", ""]
+    if any("sorts the matching rows: yes" in verdict(r["plan"]) for r in runs):
+        out += ["The plans read and sort many more rows than the page holds, more as the table grows. An "
+                "index that serves both the filter and the order, `(dataset_id, status, priority DESC, "
+                "created_at, id)`, would let both databases stop after 101 rows.", ""]
     if runs:
         out += ["SQL (from the service's own query builder):", "", "```sql", runs[-1]["sql"], "```", ""]
     problems = [f"- {r['db']} {r['entries']:,}, {name}: {n}x {status} `{s['error_samples'][status]}`"
@@ -359,6 +390,7 @@ def main():
     p.add_argument("--entries", type=int, required=True)
     p.add_argument("--duration", type=float, default=10)
     p.add_argument("--clients", type=int, default=16)
+    p.add_argument("--rounds", type=int, default=5, help="the duration is split over this many rounds")
     args = p.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the finally blocks
 
@@ -391,16 +423,14 @@ def main():
 
         token = tokens.issue(secret, account_id=1, email="bench@example.com", role="admin")
         headers = {"Authorization": f"Bearer {token}", "Accept": JSON_API, "Content-Type": JSON_API}
-        scenarios = {}
-        for name, (request, expect) in scenario_requests(dataset_id, ids).items():
-            port = bare if name == "bare show" else ours
-            scenarios[name] = asyncio.run(drive(port, request, expect, args.clients, args.duration, headers))
-            print(f"{name}: {scenarios[name]}", flush=True)
+        ports = {name: bare if name == "bare show" else ours for name in SCENARIOS}
+        scenarios = measure(ports, scenario_requests(dataset_id, ids), args.clients, args.duration,
+                            args.rounds, headers)
         stop(procs)
 
         date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        run = {"db": args.db, "entries": args.entries, "date": date,
-               "duration": args.duration, "clients": args.clients, "load_s": load_s, "machine": info,
+        run = {"db": args.db, "entries": args.entries, "date": date, "duration": args.duration,
+               "clients": args.clients, "rounds": args.rounds, "load_s": load_s, "machine": info,
                "loadavg": [idle, os.getloadavg()[0]],
                "scenarios": scenarios, "sql": sql, "plan": plan, "log_problems": log_problems(logs)}
         runs = saved_runs()

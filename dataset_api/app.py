@@ -55,15 +55,24 @@ def _response(exc):
                              headers=headers)
 
 
+def _rpc_response(status, detail):
+    """JSON-RPC clients get the protocol's error object even for HTTP-level refusals."""
+    code = -32001 if status == 401 else -32600
+    return ConnexionResponse(status_code=status, body=endpoint.error_body(code, detail),
+                             content_type=endpoint.MEDIA_TYPE, mimetype=endpoint.MEDIA_TYPE)
+
+
 def api_error(request, exc):
     log.warning("%s %s -> %s %s", request.method, request.url.path, exc.status, exc.errors)
+    if request.url.path == RPC_PATH and exc.status < 500:
+        return _rpc_response(exc.status, exc.errors[0]["detail"])
     return _response(exc)
 
 
 def problem_error(request, exc):
-    if request.url.path == RPC_PATH and exc.status == 401:
-        return ConnexionResponse(status_code=401, body=endpoint.error_body(-32001, exc.detail),
-                                 content_type=endpoint.MEDIA_TYPE, mimetype=endpoint.MEDIA_TYPE)
+    if request.url.path == RPC_PATH and exc.status < 500:
+        log.warning("%r", exc)
+        return _rpc_response(exc.status, exc.detail or exc.title)
     err = errors.from_problem(exc.status, exc.detail, exc.title)
     if exc.status >= 500:
         log.error("%r", exc)
@@ -121,16 +130,21 @@ def internal_error(request, exc):
     return _response(errors.ApiError("Internal server error."))
 
 
-def create_app(config=None):
-    """Return the Connexion ``AsyncApp`` for ``config`` (default: from the environment)."""
-    config = config or Config.from_env()
-    # Connexion warns on every request that an operation accepts two media types; we mean it.
-    logging.getLogger("connexion.operations.openapi3").setLevel(logging.ERROR)
+def configure(config):
+    """Point the process-wide pieces at ``config``: database, token verifier, RPC batch limit."""
     database = bind(config.db_url)
     if config.is_default_sqlite:
         migrations.migrate(database)
     tokens.install(tokens.verifier_for(config))
     endpoint.BATCH_LIMIT["value"] = config.rpc_batch_limit
+
+
+def create_app(config=None):
+    """Return the Connexion ``AsyncApp`` for ``config`` (default: from the environment)."""
+    config = config or Config.from_env()
+    # Connexion warns on every request that an operation accepts two media types; we mean it.
+    logging.getLogger("connexion.operations.openapi3").setLevel(logging.ERROR)
+    configure(config)
     app = AsyncApp(__name__, specification_dir=ROOT)
     validators = dict(VALIDATOR_MAP, parameter=JsonApiParameterValidator,
                       body=MediaTypeDict({"*/*json": JsonApiBodyValidator}))

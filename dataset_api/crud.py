@@ -54,8 +54,9 @@ def show(resource, resource_id):
 def create(resource, payload):
     data = payload["data"]
     body.check_type(resource, data)
-    values = body.attributes(resource, data, creating=True)
-    row = store.insert(resource, values, current_user(), client_id=data.get("id"))
+    with body.pointing_at(resource, data):
+        values = body.attributes(resource, data, creating=True)
+        row = store.insert(resource, values, current_user(), client_id=data.get("id"))
     return render_one(resource, row, status=201,
                       headers={"Location": f"/{resource.name}/{row.id}"})
 
@@ -65,8 +66,9 @@ def update(resource, resource_id, payload):
     body.check_type(resource, data)
     if data.get("id") is not None and str(data["id"]) != str(resource_id):
         raise Conflict("data.id does not match the URL.", pointer="/data/id")
-    values = body.attributes(resource, data, creating=False)
-    row = store.change(resource, resource_id, values, current_user(), _expected_version)
+    with body.pointing_at(resource, data):
+        values = body.attributes(resource, data, creating=False)
+        row = store.change(resource, resource_id, values, current_user(), _expected_version)
     return render_one(resource, row)
 
 

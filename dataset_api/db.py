@@ -16,6 +16,10 @@ SQLITE_PRAGMAS = (
 )
 
 
+def casefold(text):
+    return text.casefold() if isinstance(text, str) else text
+
+
 def make_database(url):
     """Return an unconnected peewee database for ``sqlite:///path`` or ``postgresql://…``."""
     parsed = urlparse(url)
@@ -26,10 +30,13 @@ def make_database(url):
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         # Every transaction takes the write lock up front (BEGIN IMMEDIATE), so two writers
         # queue on the busy timeout instead of failing a lock upgrade half-way (DESIGN §7).
-        return PooledSqliteDatabase(
+        database = PooledSqliteDatabase(
             path or ":memory:", pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE",
             check_same_thread=False, timeout=10, max_connections=32, stale_timeout=300,
         )
+        # SQLite's LIKE folds ASCII only; text filters compare casefold() of both sides instead
+        database.register_function(casefold, "casefold", 1, deterministic=True)
+        return database
     if parsed.scheme in ("postgres", "postgresql"):
         return PooledPostgresqlDatabase(
             unquote(parsed.path.lstrip("/")) or "postgres",

@@ -8,8 +8,8 @@ import time
 import uuid
 
 from dataset_api.errors import MEDIA_TYPE, ApiError, error_body, error_object
+from dataset_api.jsonapi import values
 from dataset_api.jsonapi.querystring import normalise
-from dataset_api.jsonapi.values import nul_pointer
 
 log = logging.getLogger("dataset_api.access")
 
@@ -131,12 +131,12 @@ def _check_body(content_type, raw, parse=True):
     except UnicodeDecodeError:
         raise ApiError("The body is not valid UTF-8.", status=400, pointer="") from None
     try:
-        document = json.loads(text)
+        values.loads(text)
+    except values.BadText as exc:
+        raise ApiError("Text may not contain U+0000 or unpaired surrogates.", status=422,
+                       pointer=exc.pointer) from None
     except ValueError as exc:
         raise ApiError(f"The body is not valid JSON: {exc}.", status=400, pointer="") from None
-    where = nul_pointer(document, "")
-    if where is not None:
-        raise ApiError("Text may not contain the NUL character (U+0000).", status=422, pointer=where)
 
 
 class RequestLog:

@@ -1,12 +1,12 @@
 """Row-level operations shared by the JSON:API and JSON-RPC front ends: read a page, insert,
 change and remove one record inside a transaction, with the resource's rules applied."""
 
-from peewee import IntegrityError
+from peewee import AutoField, IntegrityError
 
 from dataset_api import rules
 from dataset_api.auth import permissions
 from dataset_api.db import db
-from dataset_api.errors import Conflict, NotFound, PreconditionFailed
+from dataset_api.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from dataset_api.jsonapi import build
 from dataset_api.models import Entry, NoteFeed, utcnow
 
@@ -62,6 +62,9 @@ def insert(resource, values, user, client_id=None):
         rules.before_create(resource, values, user)
         permit(resource, "create", user, values)
         if client_id is not None:
+            if isinstance(model.id, AutoField):  # JSON:API: unsupported client ids are a 403
+                raise Forbidden(f"{resource.type} ids are assigned by the server.",
+                                pointer="/data/id")
             if model.select().where(model.id == client_id).exists():
                 raise Conflict(f"Id {client_id} is already taken.", pointer="/data/id")
             values["id"] = client_id

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -154,7 +154,7 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("races")
-    with dedicated_database() if PG_URL else _no_database() as database_url:
+    with dedicated_database() if PG_URL else nullcontext("") as database_url:  # "": SQLite in data_dir
         srv = Server(data_dir, database_url)
         try:
             srv.start()
@@ -163,15 +163,10 @@ def server(tmp_path_factory):
             srv.stop()
 
 
-@contextmanager
-def _no_database():
-    yield ""  # SQLite file in the data folder
-
-
 # --- the clients ----------------------------------------------------------------------------------
 
 class Client:
-    """One user with its own keep-alive connection; keeps every unexpected response it saw."""
+    """One account with its own token and keep-alive connection."""
 
     def __init__(self, server, account_id, role="user"):
         self.account_id = account_id
@@ -330,17 +325,26 @@ def test_select_race_has_exactly_one_winner(server, admin, project, annotators):
 
         results = race(annotators, work)
 
+        # A loser that read the entry before the winner committed gets 409; one that reads it after
+        # may no longer see it (annotators read unassigned entries and their own: DESIGN §4, §6): 404.
         statuses = Counter(resp.status_code for _, resp in results)
-        summary = "\n".join(describe(c, "GET", path, r) for c, r in results if r.status_code != 409)
-        assert statuses == {200: 1, 409: CLIENTS - 1}, (
-            f"round {round_}: statuses {dict(statuses)}, expected one 200 and {CLIENTS - 1} x 409;\n"
-            f"{summary}\nserver log:\n{server.log_tail()}")
+        losers = statuses[409] + statuses[404]
+        summary = "\n".join(describe(c, "GET", path, r) for c, r in results
+                            if r.status_code not in (404, 409))
+        assert statuses[200] == 1 and losers == CLIENTS - 1, (
+            f"round {round_}: statuses {dict(statuses)}, expected one 200 and {CLIENTS - 1} x 409 (or 404);"
+            f"\n{summary}\nserver log:\n{server.log_tail()}")
         winner, won = next((c, r) for c, r in results if r.status_code == 200)
         attrs = won.json()["data"]["attributes"]
         assert (attrs["assigned_to_id"], attrs["status"]) == (winner.account_id, "in_progress"), attrs
         for client, resp in results:
-            if resp.status_code == 409:
-                assert resp.json()["errors"][0]["status"] == "409", describe(client, "GET", path, resp)
+            if resp.status_code in (404, 409):
+                assert resp.json()["errors"][0]["status"] == str(resp.status_code), describe(
+                    client, "GET", path, resp)
+            if resp.status_code == 404:  # only because the entry is now someone else's
+                again = client.request("GET", f"/entries/{entry['id']}")
+                assert again.status_code == 404, describe(client, "GET", f"/entries/{entry['id']}", again)
+        print(f"select race round {round_}: {dict(statuses)}")
         stored = admin.attributes(f"/entries/{entry['id']}")
         assert (stored["assigned_to_id"], stored["status"]) == (winner.account_id, "in_progress"), stored
 

@@ -80,6 +80,13 @@ def new_attributes(res, world):
     }[res]
 
 
+def known(world, res):
+    """The ids of every ``res`` record the ``world`` fixture made."""
+    if res == "entries":
+        return {e["id"] for e in world["all_entries"]}
+    return {world[res]["id"]}
+
+
 def without(mapping, *keys):
     return {k: v for k, v in mapping.items() if k not in keys}
 
@@ -93,8 +100,7 @@ def ids(resp):
     return {item["id"] for item in resp.json()["data"]}
 
 
-@pytest.fixture
-def world(api, tree):
+def build_world(api, tree):
     """One record of every resource (keyed by resource name), built on ``tree``."""
     project, entries = tree["project"], tree["entries"]
     member = api.create("project_members", project_id=project["id"], account_id=5,
@@ -106,6 +112,11 @@ def world(api, tree):
     return {"projects": project, "project_members": member, "datasets": tree["dataset"],
             "entries": entries[0], "annotations": tree["annotation"], "note_feeds": feed,
             "note_comments": comment, "all_entries": entries}
+
+
+@pytest.fixture
+def world(api, tree):
+    return build_world(api, tree)
 
 
 # ---------------------------------------------------------------------------------- success paths
@@ -137,9 +148,11 @@ def test_show_answers_200_with_the_etag_of_the_create(api, world, res):
 
 @pytest.mark.parametrize("res", RESOURCES)
 def test_index_lists_created_records(api, world, res):
+    before = ids(api.get(f"/{res}"))
+    assert world[res]["id"] in before
     created = api.create(res, **new_attributes(res, world))
     resp = api.get(f"/{res}")
-    assert ids(resp) == {world[res]["id"], created["id"]}
+    assert ids(resp) == before | {created["id"]}
     assert resp.json()["meta"]["page"] == {"number": 1, "size": 1000}
 
 
@@ -242,6 +255,7 @@ def test_bare_plural_type_is_accepted(api, world, res):
 
 @pytest.mark.parametrize("res", UUID_RESOURCES)
 def test_client_supplied_uuid_is_used_and_a_taken_one_is_409(api, world, res):
+    before = ids(api.get(f"/{res}"))
     rid = str(uuid.uuid4())
     resp = api.post(f"/{res}", envelope(res, new_attributes(res, world), rid=rid))
     assert resp.status_code == 201, resp.text
@@ -252,29 +266,20 @@ def test_client_supplied_uuid_is_used_and_a_taken_one_is_409(api, world, res):
     again = api.post(f"/{res}", envelope(res, new_attributes(res, world), rid=world[res]["id"]))
     assert again.status_code == 409, again.text
     assert again.json()["errors"][0]["source"] == {"pointer": "/data/id"}
-    assert len(ids(api.get(f"/{res}"))) == 2  # the world's record and the one created above
+    assert ids(api.get(f"/{res}")) == before | {rid}
 
 
-def test_client_supplied_member_id_does_not_break_later_creates(api, world):
-    """A member created with a client-chosen integer id must not collide with server ids later."""
-    first = int(world["project_members"]["id"])
-    chosen = str(first + 1)
+@pytest.mark.parametrize("rid", ["12345", "01a22542-a5bb-76a2-bf71-b2bcd2d74c12"])
+def test_client_supplied_member_id_is_403_and_later_creates_work(api, world, rid):
+    """Member ids are integers the server assigns: a client id is refused (JSON:API 403) before
+    anything is written, so it can never collide with the ids the server hands out later."""
     attributes = new_attributes("project_members", world)
-    resp = api.post("/project_members", envelope("project_members", attributes, rid=chosen))
-    assert resp.status_code == 201, resp.text
-    assert resp.json()["data"]["id"] == chosen
-    later = api.post("/project_members", envelope("project_members", {**attributes, "account_id": 43}))
-    assert later.status_code == 201, later.text
-    assert later.json()["data"]["id"] not in (chosen, str(first))
-
-
-def test_non_integer_member_id_is_422_on_data_id(api, world):
-    body = envelope("project_members", new_attributes("project_members", world),
-                    rid=str(uuid.uuid4()))
-    resp = api.post("/project_members", body)
-    assert resp.status_code == 422, resp.text
+    resp = api.post("/project_members", envelope("project_members", attributes, rid=rid))
+    assert resp.status_code == 403, resp.text
     assert resp.json()["errors"][0]["source"] == {"pointer": "/data/id"}
     assert ids(api.get("/project_members")) == {world["project_members"]["id"]}
+    later = api.post("/project_members", envelope("project_members", attributes))
+    assert later.status_code == 201, later.text
 
 
 @pytest.mark.parametrize("res, attr, other", [

@@ -4,7 +4,9 @@ The spec has already checked the shape and types; this applies the rules the sch
 the type must match, read-only attributes are dropped, parents may come as relationships.
 """
 
-from dataset_api.errors import Conflict, Invalid
+from contextlib import contextmanager
+
+from dataset_api.errors import ApiError, Conflict, Invalid
 from dataset_api.jsonapi import values
 
 
@@ -31,8 +33,7 @@ def attributes(resource, data, *, creating):
         parent = resource.parents.get(name)
         pointer = f"/data/relationships/{name}"
         if parent is None or resource.attributes[parent.attr].readonly:
-            raise Invalid(f"Relationship '{name}' cannot be set on {resource.type}.",
-                          pointer=pointer)
+            continue  # derived and to-many relationships are read-only: sent back, ignored
         if not creating and resource.attributes[parent.attr].create_only:
             continue
         linkage = rel.get("data") if isinstance(rel, dict) else None
@@ -47,6 +48,23 @@ def attributes(resource, data, *, creating):
                 raise Invalid(f"'{attr.name}' is required.",
                               pointer=f"/data/attributes/{attr.name}", code="required")
     return out
+
+
+@contextmanager
+def pointing_at(resource, data):
+    """Make errors about a parent given only as a relationship point at that relationship."""
+    moved = {f"/data/attributes/{parent.attr}": f"/data/relationships/{name}"
+             for name, parent in resource.parents.items()
+             if name in (data.get("relationships") or {})
+             and parent.attr not in (data.get("attributes") or {})}
+    try:
+        yield
+    except ApiError as exc:
+        for error in exc.errors:
+            source = error.get("source") or {}
+            if source.get("pointer") in moved:
+                source["pointer"] = moved[source["pointer"]]
+        raise
 
 
 def _typed(attr, value, pointer):

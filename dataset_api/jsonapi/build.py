@@ -5,10 +5,13 @@ This is the only module that turns JSON:API query terms into SQL.
 
 import operator
 
-from peewee import NodeList
+from peewee import NodeList, fn
 
+from dataset_api.db import casefold, is_sqlite
 from dataset_api.models import BY_NAME
 from dataset_api.resources import RESOURCES
+
+TEXT_MATCH = {"match": "contains", "prefix": "startswith", "suffix": "endswith"}
 
 
 def model_of(resource):
@@ -38,12 +41,10 @@ def condition(model, flt):
         return col.in_(value)
     if op in ("lt", "lte", "gt", "gte"):
         return getattr(operator, op.replace("lte", "le").replace("gte", "ge"))(col, value)
-    if op == "match":
-        return col.contains(value)  # ILIKE '%v%' with %, _ and \ escaped by peewee
-    if op == "prefix":
-        return col.startswith(value)
-    if op == "suffix":
-        return col.endswith(value)
+    if op in TEXT_MATCH:  # ILIKE on PostgreSQL, %, _ and \ escaped by peewee
+        if is_sqlite():  # LIKE folds ASCII only: compare Unicode case folds instead
+            col, value = fn.casefold(col), casefold(value)
+        return getattr(col, TEXT_MATCH[op])(value)
     raise ValueError(f"unknown operator {op!r}")
 
 

@@ -1,6 +1,7 @@
 """Typed values from query-string text: integers, numbers, timestamps, booleans, JSON."""
 
 import json
+import math
 import re
 from datetime import UTC, datetime
 
@@ -46,10 +47,68 @@ def to_timestamp(text):
     return value
 
 
+MAX_DEPTH = 64  # nesting of arrays and objects accepted in bodies and JSON filter values
+
+
+class BadText(ValueError):
+    """Parsed JSON the database cannot store faithfully; ``pointer`` names where."""
+
+    def __init__(self, pointer):
+        super().__init__("text may not contain U+0000 or unpaired surrogates")
+        self.pointer = pointer
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text):
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is too large for a double")
+    return value
+
+
+def loads(text):
+    """Parse strict JSON: no NaN/Infinity, finite numbers, at most MAX_DEPTH levels of nesting.
+
+    Raises ValueError when ``text`` is not such JSON, BadText when a string cannot be stored.
+    """
+    try:
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    if _depth(value) > MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    where = bad_text(value, "")
+    if where is not None:
+        raise BadText(where)
+    return value
+
+
+def _depth(value):
+    """Nesting depth of ``value`` (iterative, so any depth is safe)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level + 1)
+            if deepest > MAX_DEPTH:
+                return deepest
+            stack.extend((child, level + 1) for child in item)
+    return deepest
+
+
 def to_json(text, kind):
     try:
-        value = json.loads(text)
-    except ValueError:
+        value = loads(text)
+    except BadText:
+        raise
+    except ValueError as exc:
+        if kind == "array" and text.lstrip().startswith("["):
+            raise ValueError(f"not a JSON array: {exc}") from None
         value = None
     if kind == "object" and not isinstance(value, dict):
         raise ValueError('expected a JSON object such as {"key": "value"}')
@@ -73,10 +132,21 @@ def render_timestamp(value):
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def nul_pointer(value, pointer):
-    """Return the JSON pointer of the first string (or key) holding U+0000, or None."""
+def _unstorable(text):
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a \ud800 escape
+        return True
+    return False
+
+
+def bad_text(value, pointer):
+    """Return the JSON pointer of the first string (or key) holding U+0000 or an unpaired
+    surrogate, or None. ``value`` is at most MAX_DEPTH deep (``loads`` checked it)."""
     if isinstance(value, str):
-        return pointer if "\x00" in value else None
+        return pointer if _unstorable(value) else None
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):
@@ -85,9 +155,9 @@ def nul_pointer(value, pointer):
         return None
     for key, item in items:
         step = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
-        if "\x00" in str(key):
+        if _unstorable(str(key)):
             return step
-        found = nul_pointer(item, step)
+        found = bad_text(item, step)
         if found is not None:
             return found
     return None

@@ -3,6 +3,7 @@ bodies (the params are checked against openapi.yaml's annotation schemas), flat 
 
 import json
 import logging
+import uuid
 from functools import cache
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from jsonschema import Draft4Validator
 from dataset_api import errors, store
 from dataset_api.crud import current_user
 from dataset_api.jsonapi import body, document, query
-from dataset_api.jsonapi.values import nul_pointer
+from dataset_api.jsonapi.values import bad_text
 from dataset_api.jsonrpc.protocol import INTERNAL, INVALID_PARAMS, RpcError
 from dataset_api.resources import ANNOTATIONS
 
@@ -38,9 +39,10 @@ def _checked(values, creating):
     problems = [{"pointer": "/params/" + "/".join(map(str, e.absolute_path)) if e.absolute_path
                  else "/params", "detail": e.message}
                 for e in _validator(creating).iter_errors(values)]
-    where = nul_pointer(values, "/params")
+    where = bad_text(values, "/params")
     if where is not None:
-        problems.append({"pointer": where, "detail": "Text may not contain the NUL character."})
+        problems.append({"pointer": where,
+                         "detail": "Text may not contain U+0000 or unpaired surrogates."})
     if problems:
         raise RpcError(INVALID_PARAMS, {"errors": problems})
     return body.attributes(ANNOTATIONS, {"attributes": values}, creating=creating)
@@ -62,10 +64,16 @@ def create(entry_id, dimensions, annotation, metadata=MISSING, id=MISSING):  # n
     values = _checked(_given(entry_id=entry_id, dimensions=dimensions, annotation=annotation,
                              metadata=metadata), creating=True)
     client_id = None if id is MISSING else id
-    if client_id is not None and not (isinstance(client_id, str)
-                                      and Draft4Validator.FORMAT_CHECKER.conforms(client_id, "uuid")):
+    if client_id is not None and not _is_uuid(client_id):
         raise RpcError(INVALID_PARAMS, {"errors": [{"pointer": "/params/id", "detail": "Not a UUID."}]})
     return _flat(store.insert(ANNOTATIONS, values, current_user(), client_id=client_id))
+
+
+def _is_uuid(value):
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
 
 
 def update(id, dimensions=MISSING, annotation=MISSING, metadata=MISSING):
@@ -84,8 +92,8 @@ def index(filter=None, sort=None, page=None, count=False):  # noqa: A002 - the A
     if sort is not None:
         pairs.append(("sort", _text(sort)))
     pairs += [(f"page[{k}]", _text(v)) for k, v in _object(page, "page").items()]
-    if count:
-        pairs.append(("count", "true"))
+    if count not in (None, False):
+        pairs.append(("count", _text(count)))
     q = query.parse(ANNOTATIONS, pairs)
     rows, has_more, total = store.page(ANNOTATIONS, q)
     meta = {"page": {"number": q.page_number, "size": q.page_size, "has_more": has_more}}

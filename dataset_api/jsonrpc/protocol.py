@@ -5,6 +5,8 @@ import inspect
 import json
 from contextlib import nullcontext
 
+from dataset_api.jsonapi.values import BadText, loads
+
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL = (
     -32700, -32600, -32601, -32602, -32603)
 ROLLED_BACK = -32000
@@ -87,6 +89,8 @@ def handle(raw, methods, *, translate, transaction, savepoint, atomic=False, bat
     ``transaction()`` and ``savepoint()`` are context managers from the storage layer.
     """
     try:
+        body = loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    except BadText:  # well-formed JSON: the method's params check reports where
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return 400, RpcError(PARSE_ERROR).reply(None)

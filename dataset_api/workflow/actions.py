@@ -65,14 +65,16 @@ def apply(entry, changes):
 def next_entry(user, dataset, narrow):
     """Return the caller's in-progress entry in ``dataset``, else claim the best unassigned one.
 
-    ``narrow(select)`` applies the caller's extra filters. Call inside a transaction.
+    ``narrow(select)`` applies the caller's extra filters to new claims only: an entry the caller
+    already holds in the dataset is returned whatever the filters (no hoarding). Call inside a
+    transaction.
     Raises Forbidden when the caller has no role that works entries, NotFound when none is left.
     """
     role = project_role(user, dataset.project_id)
     steps = [s for s in machine.OPEN_STEPS if machine.fits(role, s)]
     if not steps:
         raise errors.Forbidden("You have no role in this project that works entries.")
-    mine = narrow(Entry.in_dataset(dataset.id)).where(
+    mine = Entry.in_dataset(dataset.id).where(
         Entry.assigned_to_id == user.account_id, Entry.status == "in_progress",
         Entry.wf_step.in_(steps))
     own = Entry.queue_order(mine).first()
