@@ -78,3 +78,17 @@ def test_public_key_verification(tmp_path):
     with create_app(config).test_client() as client:
         assert Api(client, sign(claims(), key=private, alg="ES256")).get("/projects").status_code == 200
         assert Api(client, sign(claims())).get("/projects").status_code == 401
+
+
+def test_a_token_seen_before_still_expires(client, monkeypatch):
+    """Verified tokens are remembered (clients repeat them on every request), but only until
+    their ``exp``: the same token is refused once it has expired."""
+    from dataset_api.auth import tokens
+
+    api = Api(client, token(ttl=60))
+    assert api.get("/projects").status_code == 200
+    assert api.get("/projects").status_code == 200
+    later = time.time() + 120
+    monkeypatch.setattr(tokens.time, "time", lambda: later)
+    resp = api.get("/projects")
+    assert resp.status_code == 401, resp.text

@@ -99,6 +99,32 @@ def test_malformed_json_body_is_400(api, world, method, content):
     assert ids(api.get("/projects")) == {world["projects"]["id"]}
 
 
+DEEP = '{"data": {"type": "projects", "attributes": {"name": "P", "organization_id": 1, ' \
+       '"settings": ' + "[" * 5000 + "]" * 5000 + "}}}"
+
+
+@pytest.mark.parametrize("content", [
+    b'{"data": {"type": "projects", "attributes": {"name": "P", "organization_id": NaN}}}',
+    b'{"data": {"type": "projects", "attributes": {"name": "P", "organization_id": 1e400}}}',
+    b'{"data": {"type": "projects", "attributes": {"name": "P", "organization_id": -Infinity}}}',
+    DEEP.encode(),
+], ids=["nan", "beyond-double", "infinity", "nested-5000-deep"])
+def test_json_that_is_not_strict_json_is_400(api, world, content):
+    """Python's json module reads NaN, Infinity and 1e400 (as inf); they are not JSON numbers.
+    Nesting far beyond any real document is refused before it can exhaust the stack."""
+    resp = raw_post(api, "/projects", content)
+    assert source(resp, 400) == {"pointer": ""}
+    assert ids(api.get("/projects")) == {world["projects"]["id"]}
+
+
+def test_unpaired_surrogate_is_422_pointing_at_it(api, world):
+    content = b'{"data": {"type": "projects", "attributes": {"name": "bad \\ud800 text", ' \
+              b'"organization_id": 1}}}'
+    resp = raw_post(api, "/projects", content)
+    assert source(resp, 422) == {"pointer": "/data/attributes/name"}
+    assert ids(api.get("/projects")) == {world["projects"]["id"]}
+
+
 def test_non_utf8_body_is_400(api, world):
     content = json.dumps(project_body(name="Caf\u00e9"), ensure_ascii=False).encode("latin-1")
     assert b"Caf\xe9" in content

@@ -23,20 +23,32 @@ class User:
 class Verifier:
     """Checks tokens against a shared HS256 secret or an ES256/RS256 public key."""
 
+    CACHE_SIZE = 4096  # clients repeat their token on every request: verify it once
+
     def __init__(self, secret="", public_key=""):
         if public_key:
             self.key, self.algorithms = public_key, ["ES256", "RS256"]
         else:
             self.key, self.algorithms = secret, ["HS256"]
+        self._verified = {}  # token -> (User, exp); only tokens whose signature checked out
 
     def user(self, token):
         """Return the ``User`` of a valid token, or None (missing exp, expired, bad signature)."""
+        known = self._verified.get(token)
+        if known is not None:
+            user, expires = known
+            return user if time.time() < expires else None
         try:
             claims = jwt.decode(token, self.key, algorithms=self.algorithms,
                                 options={"require": ["exp"]})
         except (jwt.PyJWTError, ValueError, TypeError):
             return None
-        return user_from_claims(claims)
+        user = user_from_claims(claims)
+        if user is not None and isinstance(claims["exp"], int | float):
+            if len(self._verified) >= self.CACHE_SIZE:
+                self._verified.clear()
+            self._verified[token] = (user, claims["exp"])
+        return user
 
 
 def user_from_claims(claims):

@@ -4,13 +4,32 @@ Parameters -> 400 with ``source.parameter``; bodies that break the schema -> 422
 ``source.pointer`` (the body has already been checked for media type, UTF-8 and JSON syntax).
 """
 
+from connexion.utils import is_null, is_nullable
 from connexion.validators import JSONRequestBodyValidator, ParameterValidator
-from jsonschema import ValidationError
+from jsonschema import Draft4Validator, ValidationError
 
 from dataset_api.errors import Invalid, InvalidQuery
 
 
 class JsonApiParameterValidator(ParameterValidator):
+    _schemas = {}  # id(parameter) -> (parameter, Draft4Validator): built once, not per request
+
+    @classmethod
+    def validate_parameter(cls, parameter_type, value, param, param_name=None):
+        """Connexion's check without its per-request deepcopy and validator construction."""
+        if is_nullable(param) and is_null(value):
+            return None
+        if value is None:
+            return f"Missing {parameter_type} parameter '{param['name']}'" \
+                if param.get("required") else None
+        cached = cls._schemas.get(id(param))
+        if cached is None or cached[0] is not param:
+            validator = Draft4Validator(param.get("schema", param),
+                                        format_checker=Draft4Validator.FORMAT_CHECKER)
+            cls._schemas[id(param)] = cached = (param, validator)
+        error = next(iter(cached[1].iter_errors(value)), None)
+        return str(error) if error is not None else None
+
     def validate_request(self, request):
         if self.strict_validation:
             extra = self.validate_query_parameter_list(

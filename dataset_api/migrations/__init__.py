@@ -8,11 +8,14 @@ import logging
 
 from peewee import CharField, DateTimeField, IntegerField, Model
 
-from dataset_api.migrations import m0001_initial
+from dataset_api.migrations import m0001_initial, m0002_entry_listing_index
 
 log = logging.getLogger("dataset_api.migrations")
 
-MIGRATIONS = [(1, "initial schema", m0001_initial.up)]
+MIGRATIONS = [
+    (1, "initial schema", m0001_initial.up),
+    (2, "entry listing index", m0002_entry_listing_index.up),
+]
 
 
 class SchemaMigration(Model):
