@@ -5,7 +5,8 @@
 
 Loads a fresh database with one project, one dataset and N entries, starts ``dataset-api serve``
 and bench/bare_app.py (2 workers each, on 127.0.0.1), drives each scenario with concurrent
-keep-alive clients for a fixed time, and merges the results into docs/performance.md.
+keep-alive clients for a fixed time, and merges the results into its section (``api-bench``) of
+docs/performance.md.
 """
 
 import argparse
@@ -32,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
+import docsection
 from peewee import fn
 
 from dataset_api import migrations
@@ -43,7 +45,6 @@ from dataset_api.resources import ENTRIES
 from dataset_api.workflow import counters
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "performance.md"
 BIN = Path(sys.executable).parent
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/bench_api")
 STATUSES = ("pending",) * 6 + ("in_progress",) * 2 + ("completed",) * 2
@@ -329,8 +330,7 @@ def goals(runs):
 
 def render(runs):
     runs = sorted(runs.values(), key=lambda r: (r["db"] != "sqlite", r["entries"]))
-    out = ["# Performance", "",
-           "Written by `bench/api.py` (each run replaces its own database and size; the others stay).", "",
+    out = ["Written by `bench/api.py` (each run replaces its own database and size; the others stay).", "",
            "## Set-up", ""]
     for run in runs:
         m = run["machine"]
@@ -371,15 +371,8 @@ def render(runs):
             *(f"python bench/api.py --db {db} --entries {n} --duration 10"
               for db in ("sqlite", "postgresql") for n in (10_000, 1_000_000)),
             "```", "", "PostgreSQL: `BENCH_DATABASE_URL` (default "
-            "`postgresql://postgres@127.0.0.1:5432/bench_api`); that database is wiped.", "",
-            "<!-- bench-data", json.dumps({f"{r['db']}/{r['entries']}": r for r in runs}, indent=1),
-            "-->", ""]
-    return "\n".join(out)
-
-
-def saved_runs():
-    match = re.search(r"<!-- bench-data\n(.*)\n-->", DOC.read_text(), re.S) if DOC.exists() else None
-    return json.loads(match.group(1)) if match else {}
+            "`postgresql://postgres@127.0.0.1:5432/bench_api`); that database is wiped.", ""]
+    return out
 
 
 # --- main -----------------------------------------------------------------------------------
@@ -433,11 +426,11 @@ def main():
                "clients": args.clients, "rounds": args.rounds, "load_s": load_s, "machine": info,
                "loadavg": [idle, os.getloadavg()[0]],
                "scenarios": scenarios, "sql": sql, "plan": plan, "log_problems": log_problems(logs)}
-        runs = saved_runs()
+        runs = docsection.saved("api-bench")
         runs[f"{args.db}/{args.entries}"] = run
-        DOC.parent.mkdir(exist_ok=True)
-        DOC.write_text(render(runs))
-        print("\n" + table([run]) + "\n\n" + "\n".join(run["log_problems"]) + f"\nwrote {DOC}")
+        docsection.write("api-bench", render(runs), runs)
+        print("\n" + table([run]) + "\n\n" + "\n".join(run["log_problems"])
+              + f"\nupdated the api-bench section of {docsection.DOC}")
     finally:
         stop(procs)
         shutil.rmtree(tmp, ignore_errors=True)

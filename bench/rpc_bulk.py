@@ -37,14 +37,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
+import docsection
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dataset_api.auth import tokens  # noqa: E402
 
-DOC = ROOT / "docs" / "performance.md"
-BEGIN, END = "<!-- rpc-bench -->", "<!-- /rpc-bench -->"
-DATA = re.compile(r"<!-- rpc-bench-data\n(.*?)\n-->", re.S)
 BIN = Path(sys.executable).parent
 ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 JSON_API, JSON = "application/vnd.api+json", "application/json"
@@ -290,7 +289,7 @@ def machine(url):
 
 def section(runs):
     ordered = sorted(runs.values(), key=lambda r: r["db"] != "sqlite")
-    lines = [BEGIN, "## Bulk annotation writes: JSON:API vs JSON-RPC", "",
+    lines = ["## Bulk annotation writes: JSON:API vs JSON-RPC", "",
              "Written by `bench/rpc_bulk.py` (each run replaces the row of its database). One sequential "
              "keep-alive HTTP/1.1 client (no concurrency) against `dataset-api serve --workers 2` on "
              "127.0.0.1, same machine as the database; N annotations created on one entry each way:", "",
@@ -323,25 +322,8 @@ def section(runs):
     lines += ["", "Error lines in the server logs: " + ("none." if not problems else ""), *problems, "",
               "Re-run: `python bench/rpc_bulk.py --db sqlite --n 2000` and "
               "`python bench/rpc_bulk.py --db postgresql --n 2000` (creates and drops its own "
-              "`rpcbench_<random>` database).", "",
-              "<!-- rpc-bench-data", json.dumps({r["db"]: r for r in ordered}, indent=1), "-->", END]
-    return "\n".join(lines)
-
-
-def write_section(run_result):
-    """Replace our section (re-reading the file right before writing: other tools edit it too)."""
-    text = DOC.read_text() if DOC.exists() else "# Performance\n"
-    start, stop = text.find(BEGIN), text.find(END)
-    if start != -1 and stop > start:
-        before, old, after = text[:start], text[start:stop + len(END)], text[stop + len(END):]
-    else:
-        before, old, after = text.rstrip("\n") + "\n\n", "", "\n"
-    match = DATA.search(old)
-    runs = json.loads(match.group(1)) if match else {}
-    runs[run_result["db"]] = run_result
-    tmp = DOC.with_name(f".{DOC.name}.rpc.{os.getpid()}")
-    tmp.write_text(before + section(runs) + after)
-    os.replace(tmp, DOC)
+              "`rpcbench_<random>` database).", ""]
+    return lines
 
 
 def main():
@@ -360,8 +342,10 @@ def main():
           f"(goal >= {GOAL}: {'met' if result['ratio'] >= GOAL else 'MISSED'})")
     for line in result["log_problems"]:
         print("server log:", line)
-    write_section(result)
-    print(f"updated the rpc-bench section of {DOC}")
+    runs = docsection.saved("rpc-bench")
+    runs[result["db"]] = result
+    docsection.write("rpc-bench", section(runs), runs)
+    print(f"updated the rpc-bench section of {docsection.DOC}")
 
 
 if __name__ == "__main__":

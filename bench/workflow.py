@@ -7,7 +7,8 @@ database of its own (SQLite: a temporary data folder; PostgreSQL: `bench_workflo
 through BENCH_PG_ADMIN_URL and dropped at the end), starts `dataset-api serve` with 2 workers on
 127.0.0.1, runs one keep-alive client per annotator account calling `GET /entries/next` then
 `POST /entries/{id}/submit` until next answers 404, and reports claims/s, p50/p99 of next and
-submit, and the double-claim count (must be 0). Updates its own section of docs/performance.md.
+submit, and the double-claim count (must be 0). Updates its own section (``workflow-bench``) of
+docs/performance.md.
 """
 
 import argparse
@@ -34,10 +35,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
+import docsection
+
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "performance.md"
-BEGIN, END = "<!-- workflow-bench -->", "<!-- /workflow-bench -->"
-DATA = re.compile(r"<!-- workflow-data (.*?) -->")
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 JSON_API = "application/vnd.api+json"
 FIRST_ACCOUNT = 1001
@@ -298,7 +298,7 @@ def table(runs):
 
 def section(runs):
     runs = sorted(runs.values(), key=lambda r: (r["db"] != "sqlite", r["entries"], r["clients"]))
-    out = [BEGIN, "## Workflow", "",
+    out = ["## Workflow", "",
            "Written by `bench/workflow.py` (each run replaces the row of its database, entry count and "
            "client count). Each client is an annotator with its own account and keep-alive HTTP/1.1 "
            "connection, calling `GET /entries/next?filter[dataset_id]=…` then `POST /entries/{id}/submit` "
@@ -318,32 +318,12 @@ def section(runs):
             + ("none." if not problems else ""), *problems, "",
             "Re-run: `python bench/workflow.py --db sqlite|postgresql [--entries 2000] [--clients 16]` "
             "(PostgreSQL: a database `bench_workflow_<random>` is created through `BENCH_PG_ADMIN_URL`, "
-            "default `postgresql://postgres@127.0.0.1:5432/postgres`, and dropped afterwards).", "",
-            # "--" may not appear inside an HTML comment; JSON reads the escaped form back
-            "<!-- workflow-data " + json.dumps({key(r): r for r in runs}).replace("--", "-\\u002d") + " -->",
-            END]
-    return "\n".join(out)
+            "default `postgresql://postgres@127.0.0.1:5432/postgres`, and dropped afterwards).", ""]
+    return out
 
 
 def key(run):
     return f"{run['db']}/{run['entries']}/{run['clients']}"
-
-
-def update_doc(run):
-    """Replace our section of docs/performance.md (re-read right before writing: others edit it too)."""
-    text = DOC.read_text() if DOC.exists() else "# Performance\n"
-    start, end = text.find(BEGIN), text.find(END)
-    runs = {}
-    if start != -1 and end > start:
-        found = DATA.search(text, start, end)
-        runs = json.loads(found.group(1)) if found else {}
-        before, after = text[:start], text[end + len(END):]
-    else:
-        before, after = text.rstrip("\n") + "\n\n", "\n"
-    runs[key(run)] = run
-    tmp = DOC.with_name(f".{DOC.name}.{os.getpid()}")
-    tmp.write_text(before + section(runs) + after)
-    os.replace(tmp, DOC)
 
 
 # --- main -----------------------------------------------------------------------------------------
@@ -398,8 +378,10 @@ def main():
         for line in run["log_problems"] + [f"{k}: {v}" for k, v in run["error_samples"].items()]:
             print(line)
         if not args.no_doc:
-            update_doc(run)
-            print(f"updated the Workflow section of {DOC}")
+            runs = docsection.saved("workflow-bench")
+            runs[key(run)] = run
+            docsection.write("workflow-bench", section(runs), runs)
+            print(f"updated the workflow-bench section of {docsection.DOC}")
         bad = run["double_claims"] or run["lost"] or run["errors"]
         return 1 if bad else 0
     finally:

@@ -20,9 +20,11 @@ RPC_PATH = "/annotations/_rpc"
 
 
 async def send_error(send, exc, extra_headers=(), rpc=False):
-    if rpc:  # JSON-RPC clients get the protocol's error object: -32600 with the reason
+    if rpc:  # JSON-RPC clients get the protocol's error object (-32600 unless unparseable)
+        parse_error = exc.errors[0].get("code") == "parse_error"
         body, media = json.dumps({"jsonrpc": "2.0", "id": None, "error": {
-            "code": -32600, "message": "Invalid Request",
+            "code": -32700 if parse_error else -32600,
+            "message": "Parse error" if parse_error else "Invalid Request",
             "data": {"detail": exc.errors[0]["detail"]}}}).encode(), "application/json"
     else:
         body, media = error_body(exc.status, exc.errors), MEDIA_TYPE
@@ -92,6 +94,8 @@ class Gatekeeper:
             if size > self.max_body_bytes:
                 raise ApiError(f"The body exceeds {self.max_body_bytes} bytes.", status=413)
         raw = b"".join(chunks)
+        if scope["path"] == RPC_PATH and not raw.strip():
+            raise ApiError("The body is empty: not JSON.", status=400, code="parse_error")
         if raw:
             _check_body(headers.get(b"content-type", b"").decode("latin-1"), raw,
                         parse=scope["path"] != RPC_PATH)
