@@ -14,9 +14,12 @@ from tests.conftest import token
 pytestmark = pytest.mark.contract
 
 # Custom string formats used by openapi.yaml for JSON and list values in the query string.
-_scalars = st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=10)
+# JSON text never holds U+0000 or unpaired surrogates (no database stores them: 400, tested in
+# test_query), so the strategy leaves them out.
+_text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=10)
+_scalars = st.none() | st.booleans() | st.integers(-1000, 1000) | _text
 schemathesis.openapi.format(
-    "json-object", st.dictionaries(st.text(max_size=8), _scalars, max_size=3).map(json.dumps))
+    "json-object", st.dictionaries(_text, _scalars, max_size=3).map(json.dumps))
 schemathesis.openapi.format(
     "date-time-list",
     st.lists(st.datetimes(timezones=st.just(__import__("datetime").UTC)), min_size=1, max_size=3)

@@ -32,7 +32,9 @@ SCHEMAS = {
                "maximum: 9223372036854775807}",
     "number": "{type: number}",
     "timestamp": "{type: string, format: date-time, description: RFC 3339}",
-    "object": "{type: string, format: json-object, maxLength: 4096, description: a JSON object}",
+    "object": "{type: string, format: json-object, maxLength: 4096, description: 'a JSON object (strict"
+              " JSON: no NaN or Infinity, at most 64 levels deep, no U+0000 or unpaired surrogates in"
+              " text; else 400)'}",
     "array": "{type: string, maxLength: 4096, description: 'one item, or a JSON array of items'}",
     "boolean": BOOL,
 }
@@ -60,7 +62,8 @@ def schema(op, kind):
     if op == "in" and kind == "number":
         return f"{{type: string, pattern: '^{NUMBER}(,{NUMBER})*$', description: comma-separated list}}"
     if op == "in" and kind == "timestamp":
-        return "{type: string, format: date-time-list, description: comma-separated RFC 3339 list}"
+        return ("{type: string, minLength: 1, format: date-time-list,"
+                " description: comma-separated RFC 3339 list (at least one)}")
     if op == "in":
         return "{type: string, maxLength: 8192, description: comma-separated list}"
     return SCHEMAS[kind]
