@@ -330,8 +330,9 @@ def goals(runs):
 
 def render(runs):
     runs = sorted(runs.values(), key=lambda r: (r["db"] != "sqlite", r["entries"]))
-    out = ["Written by `bench/api.py` (each run replaces its own database and size; the others stay).", "",
-           "## Set-up", ""]
+    out = ["## Entries endpoints: show, filtered index, create", "",
+           "Written by `bench/api.py` (each run replaces its own database and size; the others stay).", "",
+           "### Set-up", ""]
     for run in runs:
         m = run["machine"]
         out.append(f"- {run['db']} {run['entries']:,} entries, {run['date']}, service at {m['commit']}: "
@@ -350,8 +351,8 @@ def render(runs):
             "- **index**: `GET /entries?filter[dataset_id]=…&filter[status]=pending&filter[priority__gte]=5"
             "&sort=-priority,created_at&page[size]=100`",
             "- **create**: `POST /entries` with a new resource", "",
-            "## Results", "", table(runs), "", "## Against the goals", "", goals(runs), "",
-            "## Query plan of the filtered index", ""]
+            "### Results", "", table(runs), "", "### Against the goals", "", goals(runs), "",
+            "### Query plan of the filtered index", ""]
     for run in runs:
         out += [f"**{run['db']}, {run['entries']:,} entries** — {verdict(run['plan'])}", "", "```",
                 *run["plan"], "```", ""]
@@ -364,9 +365,9 @@ def render(runs):
     problems = [f"- {r['db']} {r['entries']:,}, {name}: {n}x {status} `{s['error_samples'][status]}`"
                 for r in runs for name, s in r["scenarios"].items() for status, n in s["errors"].items()]
     problems += [f"- {r['db']} {r['entries']:,}, server log: {p}" for r in runs for p in r["log_problems"]]
-    out += ["## Errors (unexpected statuses, and error lines in the server logs)", "",
+    out += ["### Errors (unexpected statuses, and error lines in the server logs)", "",
             *(problems or ["None."]), "",
-            "## Re-running", "", "```sh", ". .venv/bin/activate",
+            "### Re-running", "", "```sh", ". .venv/bin/activate",
             "psql -h 127.0.0.1 -U postgres -c 'create database bench_api'  # once",
             *(f"python bench/api.py --db {db} --entries {n} --duration 10"
               for db in ("sqlite", "postgresql") for n in (10_000, 1_000_000)),
