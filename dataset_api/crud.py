@@ -88,7 +88,7 @@ def _expected_version(row):
     for tag in tags:
         if tag.startswith('"') and tag.endswith('"'):
             rid, _, version = tag[1:-1].rpartition(".")
-            if rid == str(row.id) and version.isdigit():
+            if rid == str(row.id) and version.isascii() and version.isdigit():
                 return int(version)
     raise PreconditionFailed("If-Match does not match the current ETag.",
                              headers={ETAG_HEADER: etag(row)})

@@ -285,6 +285,23 @@ def test_stale_if_match_is_412_and_current_one_succeeds(api, world, res):
     assert api.get(path).status_code == 404
 
 
+@pytest.mark.parametrize("res", RESOURCES)
+def test_non_ascii_digits_in_if_match_are_412(api, world, res):
+    """"²" is a digit to Python's str.isdigit() but no version number."""
+    path = url(res, world[res])
+    tag = f'"{world[res]["id"]}.'.encode() + b'\xb2"'  # "²" once read as latin-1
+    the_error(api.delete(path, headers={"If-Match": tag}), 412)
+    assert api.get(path).status_code == 200
+
+
+@pytest.mark.parametrize("rid", ["%C2%B3", "%D9%A3", "99999999999999999999"],
+                         ids=["superscript-three", "arabic-indic-three", "beyond-int64"])
+def test_member_ids_that_are_not_ascii_integers_are_404(api, world, rid):
+    for method in ("GET", "PATCH", "DELETE"):
+        body = envelope("project_members", {"name": "x"}) if method == "PATCH" else None
+        the_error(api.request(method, f"/project_members/{rid}", body), 404)
+
+
 @pytest.mark.parametrize("if_match", ['"nonsense"', "W/\"{etag}\"", '"{other}"'],
                          ids=["garbage", "weak", "another-resource"])
 def test_if_match_that_is_not_this_etag_is_412(api, world, if_match):
