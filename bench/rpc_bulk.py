@@ -310,14 +310,16 @@ def section(runs):
         lines.append(f"- {r['db']}, {r['date']}: {m['cpu']}; {m['os']}; Python {m['python']}; "
                      f"{m['database']}; load average {r['loadavg'][0]:.1f} before, "
                      f"{r['loadavg'][1]:.1f} after")
-    lines += ["", "Where the time goes (peewee's statement log, 2026-11-28): each `create` inside a "
-              "batch still runs 4 SELECTs (the entry three times: derivation of project/dataset, the "
-              "open-entry rule, the permission check; then the created row), 1 INSERT and 3 nested "
-              "SAVEPOINT/RELEASE pairs (the call's, `store.insert`'s and `store._write`'s): 11 statements, "
-              "against 8 for a whole JSON:API POST. A batch saves only the HTTP round trip, "
-              "authentication, request validation and the commit. Reaching the goal needs a set-based "
-              "path for batched creates (one entry lookup per distinct entry, one multi-row INSERT … "
-              "RETURNING, a savepoint only where a call can fail in the database)."]
+    lines += ["", "How a batch is fast: consecutive `create` calls of a batch run as one set "
+              "(`dataset_api/jsonrpc/bulk.py`): each call's params are checked alone (an invalid one gets "
+              "its -32602 without touching the database), the distinct entries are read in one scoped "
+              "SELECT, the rules and the permission check run per call from that cache, and the rows go "
+              "in with one multi-row INSERT … RETURNING per 100 inside one savepoint. If that savepoint "
+              "fails (a taken client id, an entry deleted meanwhile) it is rolled back and the run goes "
+              "call by call, so each call still gets its exact error. Per batch of 100 (in-process, "
+              "2026-11-29): SQLite ≈ 9.5 ms in the handler (the insert 4.2 ms, of which 1 ms SQL; body "
+              "parsing 1.3 ms; param checks 1 ms; rendering 0.7 ms), PostgreSQL ≈ 14 ms (the INSERT alone "
+              "≈ 4.7 ms: foreign keys, seven indexes, jsonb); Connexion and the middleware add ≈ 3 ms."]
     problems = [f"- {r['db']}: {p}" for r in ordered for p in r["log_problems"]]
     lines += ["", "Error lines in the server logs: " + ("none." if not problems else ""), *problems, "",
               "Re-run: `python bench/rpc_bulk.py --db sqlite --n 2000` and "

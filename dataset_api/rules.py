@@ -19,12 +19,19 @@ def _parent(resource, values, relationship):
     try:
         return get_or_404(RESOURCES[parent.resource], str(values[parent.attr]))
     except NotFound:
-        raise NotFound(f"{parent.attr} {values[parent.attr]!r} does not exist.",
-                       pointer=f"/data/attributes/{parent.attr}") from None
+        raise _missing(resource, values, relationship) from None
 
 
-def _derive(resource, values, relationship):
-    parent_row = _parent(resource, values, relationship)
+def _missing(resource, values, relationship):
+    parent = resource.parents[relationship]
+    return NotFound(f"{parent.attr} {values[parent.attr]!r} does not exist.",
+                    pointer=f"/data/attributes/{parent.attr}")
+
+
+def _derive(resource, values, relationship, parent_row=None):
+    """Copy the attributes derived from the parent (read unless given); return the parent row."""
+    if parent_row is None:
+        parent_row = _parent(resource, values, relationship)
     for attr, (rel, parent_attr) in resource.derived.items():
         if rel == relationship:
             values[attr] = getattr(parent_row, parent_attr)
@@ -106,16 +113,27 @@ def entry_deleted(resource, row):
                    in_progress=-weights["in_progress"])
 
 
-def _entry_open(entry_id):
-    entry = Entry.get_or_none(Entry.id == entry_id)
+def _entry_open(entry):
+    """409 when ``entry`` (a row, or an id to read) is completed."""
+    if not isinstance(entry, Entry):
+        entry = Entry.get_or_none(Entry.id == entry)
     if entry is not None and entry.status == "completed":
         raise Conflict("The entry is completed: its annotations can no longer change.",
                        pointer="/data/attributes/entry_id")
 
 
 def annotation_create(resource, values, user):
-    entry = _derive(resource, values, "entry")
-    _entry_open(entry.id)
+    annotation_create_on(_parent(resource, values, "entry"), values, user)
+
+
+def annotation_create_on(entry, values, user):
+    """The annotation create rule for an entry already read (None: missing or hidden from
+    ``user``); a batch of JSON-RPC creates reads its entries at once and calls this per call."""
+    resource = RESOURCES["annotations"]
+    if entry is None:
+        raise _missing(resource, values, "entry")
+    _derive(resource, values, "entry", entry)
+    _entry_open(entry)
     values["created_by_email"] = user.email
     values.setdefault("metadata", {})
 
@@ -210,4 +228,3 @@ def resolve_note_feed(feed):
     if feed.status != "resolved":
         NoteFeed.update(status="resolved", version=NoteFeed.version + 1,
                         updated_at=utcnow()).where(NoteFeed.id == feed.id).execute()
-

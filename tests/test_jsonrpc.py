@@ -5,16 +5,23 @@ method, batches in continue and atomic mode, authentication, and a real client (
 Every reply is checked against the specification's response object; the app itself validates its
 responses against openapi.yaml (a reply that does not conform would come back as a 500)."""
 
+import copy
 import json
+import logging
 import time
 import uuid
 
 import jsonrpcclient
 import pytest
 
+from dataset_api import store
 from dataset_api.app import create_app
 from dataset_api.db import db
-from tests.conftest import make_config, reset_database, token
+from dataset_api.jsonrpc import bulk, methods, protocol
+from dataset_api.jsonrpc.protocol import Bulk
+from dataset_api.models import Entry
+from dataset_api.resources import ANNOTATIONS
+from tests.conftest import Api, make_config, reset_database, token
 
 RPC = "/annotations/_rpc"
 JSON = "application/json"
@@ -693,6 +700,284 @@ def test_nul_characters_do_not_break_the_batch(client, api, entry_id):
     assert "/params/annotation/label" in pointers(data)
     assert ok(out[1])["entry_id"] == entry_id
     assert count(api) == before + 1
+
+
+# --- batches of creates: the set-based path answers exactly as one call at a time ---------------------
+
+ANNOTATOR_ID = 50
+ANNOTATOR = token(account_id=ANNOTATOR_ID, email="ann@example.com", role="user")
+NO_ENTRY = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+ODD_JSON = {"b": 1, "a": [1.0, 1e20, -0.0, 2**70, {"z": None, "": "é"}], "ünï": "\U0001F426", "aa": {}}
+
+
+@pytest.fixture
+def world(api, client, tree):
+    """The tree plus an annotator (account 50) and entries in every state a create can meet:
+    ``assigned`` to the annotator, ``open`` (unassigned at annotate), ``taken`` (assigned to the
+    admin), ``done`` (completed by the annotator, in a dataset that skips review)."""
+    project_id = tree["project"]["id"]
+    api.create("project_members", project_id=project_id, account_id=ANNOTATOR_ID,
+               email="ann@example.com", role="annotator")
+    skip = api.create("datasets", project_id=project_id, name="No review", modality="image",
+                      workflow_configuration={"type": "simple_review", "sample_rate": 0})
+    done, taken = (api.create("entries", dataset_id=skip["id"], resource=f"{name}.png")["id"]
+                   for name in ("done", "taken"))
+    assigned, open_ = tree["entries"][1]["id"], tree["entries"][2]["id"]
+    for entry in (assigned, done):
+        resp = api.patch(f"/entries/{entry}/assign", {"data": {
+            "type": "dataset:entries", "attributes": {"assigned_to_id": ANNOTATOR_ID}}})
+        assert resp.status_code == 200, resp.text
+    assert Api(client, ANNOTATOR).post(f"/entries/{done}/submit").status_code == 200
+    assert api.get(f"/entries/{taken}/select").status_code == 200
+    assert api.get(f"/entries/{done}").json()["data"]["attributes"]["status"] == "completed"
+    return {"assigned": assigned, "open": open_, "taken": taken, "done": done}
+
+
+def creates(world, specs, client_ids):
+    """A batch from ``specs``: (entry key or id, extra params) pairs, or a whole call (a dict).
+    ``client_ids[k]`` stands where a spec's params say ``{"id": k}`` (an int)."""
+    batch = []
+    for i, spec in enumerate(specs):
+        if isinstance(spec, dict):  # a copy: MIXED is shared by the tests
+            batch.append({"jsonrpc": "2.0", "method": "create", "id": f"k{i}", **copy.deepcopy(spec)})
+            continue
+        entry, extra = spec
+        params = {**new(world.get(entry, entry), metadata={"i": i}), **extra}
+        if isinstance(params.get("id"), int):
+            params["id"] = client_ids[params["id"]]
+        batch.append({"jsonrpc": "2.0", "method": "create", "params": params, "id": f"k{i}"})
+    return batch
+
+
+MIXED = [
+    ("assigned", {}),
+    ("assigned", {"dimensions": "wide"}),  # invalid params
+    (NO_ENTRY, {}),  # no such entry
+    ("open", {}),  # the annotator may see it, not annotate it
+    ("done", {}),  # completed: 409
+    ("taken", {}),  # hidden from the annotator
+    ("assigned", {"annotation": ODD_JSON, "metadata": {"zz": 1, "a": 2}}),
+    {"params": {"entry_id": "ENTRY", "dimensions": {}, "annotation": {}}},  # made a notification
+    ("assigned", {"colour": "red"}),  # unknown parameter
+    {"params": ["x", {}, {}]},  # positional
+    ("assigned", {"id": 0}),  # a client id
+    {"params": {"entry_id": "ENTRY", "dimensions": {}}},  # 'annotation' is missing
+    ("ASSIGNED", {}),  # the upper-case id: a valid UUID, no such entry
+    ("assigned", {"id": "nope"}),  # not a UUID
+    ("assigned", {"annotation": {"label": "a\x00b"}}),  # text PostgreSQL cannot store
+    ("assigned", {"entry_id": None}),
+    ("assigned", {"id": None}),
+    ("open", {"metadata": {"last": True}}),
+]
+
+
+def mixed(world, extra=()):
+    specs = [*MIXED, *extra]
+    entry = world["assigned"]
+    world = {**world, "ASSIGNED": entry.upper()}
+    batch = creates(world, specs, [str(uuid.uuid4()) for _ in range(3)])
+    for call in batch:
+        if isinstance(call["params"], dict) and call["params"].get("entry_id") == "ENTRY":
+            call["params"]["entry_id"] = entry
+    del batch[7]["id"]  # a notification
+    return batch
+
+
+def run_both_ways(client, api, make_batch, monkeypatch, *, bearer, query=""):
+    """Send ``make_batch()`` set-based, then again one call at a time (the bulk table emptied);
+    assert both give the same replies (ids and timestamps aside) and the same number of new
+    annotations; return the set-based replies, the batch, that number, and what the bulk write
+    did (rows written, "refused")."""
+    seen = []
+    fast = dict(bulk.METHODS)
+    real = fast["create"]
+
+    def spy(rows):
+        seen.append(len(rows))
+        try:
+            return real.write(rows)
+        except Exception:
+            seen.append("refused")
+            raise
+
+    monkeypatch.setitem(fast, "create", Bulk(real.prepare, spy))
+    outs, deltas, batches = [], [], []
+    for table in (fast, {}):
+        monkeypatch.setattr(bulk, "METHODS", table)
+        batch = make_batch()
+        before = count(api)
+        resp = post(client, batch, bearer=bearer, query=query)
+        outs.append(replies(resp) if resp.status_code == 200 else nothing(resp))
+        deltas.append(count(api) - before)
+        batches.append(batch)
+    assert normalised(outs[0], batches[0]) == normalised(outs[1], batches[1])
+    assert deltas[0] == deltas[1]
+    return outs[0], batches[0], deltas[0], seen
+
+
+def normalised(out, batch):
+    """The replies as JSON text, with server-chosen ids, client ids and timestamps replaced."""
+    text = json.dumps(out)
+    chosen = [c["params"]["id"] for c in batch
+              if isinstance(c.get("params"), dict) and isinstance(c["params"].get("id"), str)]
+    for k, value in enumerate(chosen):
+        text = text.replace(value, f"<client {k}>")
+    for k, reply in enumerate(out or []):
+        result = reply.get("result") or {}
+        if "id" in result:
+            text = text.replace(result["id"], f"<new {k}>")
+            for stamp in ("created_at", "updated_at"):
+                text = text.replace(result[stamp], "<time>")
+    return text
+
+
+def as_served(api, result):
+    """Assert a create's result is, to the byte, the record GET /annotations/{id} serves."""
+    assert json.dumps(result) == json.dumps(http_flat(api, result["id"]))
+
+
+ROLES = {"admin": None, "annotator": ANNOTATOR}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_batch_of_creates_answers_call_by_call(client, api, world, monkeypatch, role):
+    bearer = ROLES[role] or token()
+    out, batch, added, seen = run_both_ways(client, api, lambda: mixed(world), monkeypatch,
+                                            bearer=bearer)
+    assert seen and "refused" not in seen, "the set-based path did not write"
+    by_id = {reply["id"]: reply for reply in out}
+    assert "k7" not in by_id and len(out) == len(batch) - 1  # the notification is not answered
+    codes = {k: r["error"]["code"] for k, r in by_id.items() if "error" in r}
+    refused_here = {"k3": -32003, "k5": -32004, "k17": -32003} if role == "annotator" else {}
+    assert codes == {"k1": -32602, "k2": -32004, "k4": -32009, "k8": -32602, "k9": -32602,
+                     "k11": -32602, "k12": -32004, "k13": -32602, "k14": -32602, "k15": -32602,
+                     **refused_here}
+    created = [r["result"] for r in out if "result" in r]
+    assert added == len(created) + 1  # the notification's too
+    for result in created:
+        as_served(api, result)
+        assert ok(call(client, "show", {"id": result["id"]}))["id"] == result["id"]
+        assert result["created_by_email"] == ("ann@example.com" if role == "annotator"
+                                              else "admin@example.com")
+    odd, entry = by_id["k6"]["result"], api.get(f"/entries/{world['assigned']}").json()["data"]
+    assert odd["annotation"] == ODD_JSON and odd["metadata"] == {"zz": 1, "a": 2}
+    assert (odd["project_id"], odd["dataset_id"]) == (entry["attributes"]["project_id"],
+                                                      entry["attributes"]["dataset_id"])
+    assert by_id["k0"]["result"]["metadata"] == {"i": 0}
+    assert by_id["k10"]["result"]["id"] == batch[10]["params"]["id"]
+    assert uuid.UUID(by_id["k16"]["result"]["id"]).version == 7
+    assert data_of(by_id["k2"]) == {"detail": f"entry_id {NO_ENTRY!r} does not exist."}
+    assert "/params/annotation/label" in pointers(data_of(by_id["k14"]))
+
+
+def data_of(reply):
+    return reply["error"]["data"]
+
+
+@pytest.mark.parametrize("extra", [
+    [("assigned", {"id": 0})],  # the client id of k10 again, later in the batch
+    [("assigned", {"id": 2}), ("assigned", {"id": 2})],  # twice in a row
+    [("assigned", {"id": "TREE"})],  # an annotation's id that exists already
+], ids=["repeated-id", "repeated-adjacent", "existing-id"])
+def test_batch_of_creates_with_a_taken_id_falls_back_to_call_by_call(client, api, tree, world,
+                                                                      monkeypatch, extra):
+    def make():
+        batch = mixed(world, extra)
+        for call_ in batch[len(MIXED):]:
+            if call_["params"]["id"] == "TREE":
+                call_["params"]["id"] = tree["annotation"]["id"]
+        return batch
+
+    out, _, _, seen = run_both_ways(client, api, make, monkeypatch, bearer=ANNOTATOR)
+    assert seen[-1] == "refused"
+    conflicts = [r for r in out[-len(extra):] if "error" in r]
+    assert [r["error"]["code"] for r in conflicts] == [-32009]
+    assert data_of(conflicts[0])["detail"].startswith("Id ")
+    for reply in out:
+        if "result" in reply:
+            as_served(api, reply["result"])
+
+
+@pytest.mark.parametrize("specs", [
+    [("assigned", {}), ("open", {}), ("assigned", {"annotation": ODD_JSON})],
+    [("assigned", {}), ("assigned", {}), ("done", {})],  # fails last
+    [("assigned", {}), ("assigned", {"dimensions": []}), ("assigned", {})],  # invalid in the middle
+    [("assigned", {"id": 0}), ("assigned", {}), ("assigned", {"id": 0})],  # a repeated client id
+    [(NO_ENTRY, {}), ("assigned", {})],
+], ids=["all-valid", "completed-last", "invalid-middle", "repeated-id", "missing-first"])
+@pytest.mark.parametrize("role", ROLES)
+def test_atomic_batch_of_creates_answers_call_by_call(client, api, world, monkeypatch, specs, role):
+    def make():
+        return creates(world, specs, [str(uuid.uuid4())])
+
+    out, _, added, _ = run_both_ways(client, api, make, monkeypatch, bearer=ROLES[role] or token(),
+                                     query="?atomic=true")
+    failing = [r for r in out if "error" in r and r["error"]["code"] != ROLLED_BACK[0]]
+    if all("result" in r for r in out):
+        assert added == len(out)
+        for reply in out:
+            as_served(api, reply["result"])
+    else:
+        assert added == 0 and len(failing) == 1
+        assert all(r["error"]["code"] == ROLLED_BACK[0] for r in out if r is not failing[0])
+
+
+def test_batch_of_creates_reads_entries_once_and_inserts_once(client, api, world, caplog):
+    """The statements of a batch of 60 creates on two entries: one SELECT, one INSERT."""
+    batch = creates(world, [("assigned" if i % 2 else "open", {}) for i in range(60)], [])
+    before = count(api)
+    with caplog.at_level(logging.DEBUG, logger="peewee"):
+        out = replies(post(client, batch))
+    statements = [str(r.msg[0]).split()[0].upper() for r in caplog.records
+                  if r.name == "peewee" and isinstance(r.msg, tuple)]
+    assert all("result" in r for r in out)
+    assert statements.count("SELECT") == 1 and statements.count("INSERT") == 1, statements
+    assert count(api) == before + 60
+    for reply in out[::13]:
+        as_served(api, reply["result"])
+
+
+def test_batch_of_creates_by_an_annotator_checks_permissions_once_per_project(client, api, world,
+                                                                              caplog):
+    batch = creates(world, [("assigned", {}), ("open", {})] * 20, [])
+    with caplog.at_level(logging.DEBUG, logger="peewee"):
+        out = replies(post(client, batch, bearer=ANNOTATOR))
+    selects = [r for r in caplog.records if r.name == "peewee" and isinstance(r.msg, tuple)
+               and str(r.msg[0]).upper().startswith("SELECT")]
+    assert [("result" in r) for r in out] == [True, False] * 20
+    assert {r["error"]["code"] for r in out if "error" in r} == {-32003}
+    assert len(selects) <= 3, [r.msg[0] for r in selects]
+
+
+def test_insert_many_writes_in_chunks_and_keeps_the_order(api, world):
+    """store.insert_many behind the set-based path: rows come back in order, as GET serves them,
+    however many statements they take."""
+    entry = Entry.get_by_id(world["assigned"])
+    rows = [{"entry_id": entry.id, "project_id": entry.project_id, "dataset_id": entry.dataset_id,
+             "dimensions": {"n": n}, "annotation": ODD_JSON, "metadata": {}, "created_by_email": None}
+            for n in range(7)]
+    with db.connection_context(), db.atomic():
+        stored = store.insert_many(ANNOTATIONS, rows, chunk=3)
+    assert [row.dimensions for row in stored] == [{"n": n} for n in range(7)]
+    for row in stored:
+        as_served(api, methods.flat(row))
+        assert http_flat(api, row.id)["created_by_email"] is None
+
+
+@pytest.mark.parametrize("calls, expected", [
+    ([], []),
+    (["c", "c", "s", "c"], [["c", "c"], ["s"], ["c"]]),
+    (["c", "bad", "c", "c", "n"], [["c"], ["bad"], ["c", "c", "n"]]),
+    (["s", "s"], [["s"], ["s"]]),
+], ids=["empty", "split-by-other-method", "split-by-invalid", "no-bulk-form"])
+def test_runs_group_consecutive_calls_with_a_bulk_form(calls, expected):
+    objects = {"c": {"jsonrpc": "2.0", "method": "create", "id": 1},
+               "n": {"jsonrpc": "2.0", "method": "create"},
+               "s": {"jsonrpc": "2.0", "method": "show", "id": 2},
+               "bad": {"jsonrpc": "1.0", "method": "create", "id": 3}}
+    names = {id(o): n for n, o in objects.items()}
+    groups = protocol.runs([objects[c] for c in calls], {"create": None})
+    assert [[names[id(c)] for c in g] for g in groups] == expected
 
 
 # --- authentication and transport -----------------------------------------------------------------

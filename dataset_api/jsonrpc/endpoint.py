@@ -3,7 +3,7 @@
 import json
 
 from dataset_api.db import db
-from dataset_api.jsonrpc import methods, protocol
+from dataset_api.jsonrpc import bulk, methods, protocol
 
 MEDIA_TYPE = "application/json"
 BATCH_LIMIT = {"value": 100}  # set by create_app from DATASET_API_RPC_BATCH_LIMIT
@@ -14,7 +14,7 @@ def answer(raw, atomic):
     with db.connection_context():
         status, reply = protocol.handle(
             raw, methods.METHODS, translate=methods.translate, transaction=db.atomic,
-            savepoint=db.atomic, atomic=atomic, batch_limit=BATCH_LIMIT["value"])
+            savepoint=db.atomic, atomic=atomic, batch_limit=BATCH_LIMIT["value"], bulk=bulk.METHODS)
     if reply is None:
         return None, 204
     return reply, status, {"Content-Type": MEDIA_TYPE}

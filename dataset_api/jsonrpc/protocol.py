@@ -3,7 +3,10 @@ notifications, parse errors and invalid requests. Pure: methods and transactions
 
 import inspect
 import json
+from collections.abc import Callable
 from contextlib import nullcontext
+from functools import cache
+from typing import NamedTuple
 
 from dataset_api.jsonapi.values import BadText, loads
 
@@ -36,6 +39,18 @@ class _Abort(Exception):
     """Leaves the atomic batch's transaction so that it rolls back."""
 
 
+class Bulk(NamedTuple):
+    """The set-based form of a method, for runs of its calls inside one batch.
+
+    ``prepare([params])`` returns, per call, what to write or the exception the call fails with;
+    ``write([prepared])`` stores them at once and returns their results, or raises when the
+    database refuses the set (each call then runs alone, to meet its own error).
+    """
+
+    prepare: Callable
+    write: Callable
+
+
 def _valid_id(call):
     return "id" not in call or (call["id"] is None or isinstance(call["id"], (str, int, float))
                                 and not isinstance(call["id"], bool))
@@ -59,12 +74,7 @@ def invoke(call, methods, translate):
     method = methods.get(call["method"])  # "rpc." names are reserved: never in the table
     if method is None:
         raise RpcError(METHOD_NOT_FOUND, {"method": call["method"]})
-    params = call.get("params", {})
-    if isinstance(params, list):
-        raise RpcError(INVALID_PARAMS, {"errors": [{"detail": "params must be named (an object)."}]})
-    errors = param_errors(method, params)
-    if errors:
-        raise RpcError(INVALID_PARAMS, {"errors": errors})
+    params = named_params(call, method)
     try:
         return method(**params)
     except RpcError:
@@ -73,21 +83,42 @@ def invoke(call, methods, translate):
         raise translate(exc) from exc
 
 
+def named_params(call, method):
+    """Return the call's params; raise ``RpcError(-32602)`` unless ``method`` takes them."""
+    params = call.get("params", {})
+    if isinstance(params, list):
+        raise RpcError(INVALID_PARAMS, {"errors": [{"detail": "params must be named (an object)."}]})
+    errors = param_errors(method, params)
+    if errors:
+        raise RpcError(INVALID_PARAMS, {"errors": errors})
+    return params
+
+
 def param_errors(method, params):
     """List unknown and missing named parameters of ``method``."""
-    signature = inspect.signature(method).parameters
+    names, required = _parameters(method)
     errors = [{"pointer": f"/params/{n}", "detail": f"Unknown parameter '{n}'."}
-              for n in sorted(set(params) - set(signature))]
+              for n in sorted(set(params) - names)]
     errors += [{"pointer": f"/params/{n}", "detail": f"'{n}' is required."}
-               for n, p in signature.items() if p.default is p.empty and n not in params]
+               for n in required if n not in params]
     return errors
 
 
-def handle(raw, methods, *, translate, transaction, savepoint, atomic=False, batch_limit=100):
+@cache
+def _parameters(method):
+    """The names ``method`` takes and, in order, those without a default."""
+    signature = inspect.signature(method).parameters
+    return frozenset(signature), tuple(n for n, p in signature.items() if p.default is p.empty)
+
+
+def handle(raw, methods, *, translate, transaction, savepoint, atomic=False, batch_limit=100,
+           bulk=None):
     """Answer the request body ``raw`` (bytes); return (http_status, reply or None).
 
-    ``transaction()`` and ``savepoint()`` are context managers from the storage layer.
+    ``transaction()`` and ``savepoint()`` are context managers from the storage layer; ``bulk``
+    maps method names to their ``Bulk`` form, used for runs of two or more calls in a batch.
     """
+    run = _Runner(methods, bulk or {}, translate, transaction, savepoint, atomic)
     try:
         body = loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
     except BadText:  # well-formed JSON: the method's params check reports where
@@ -99,42 +130,116 @@ def handle(raw, methods, *, translate, transaction, savepoint, atomic=False, bat
             return 400, RpcError(INVALID_REQUEST).reply(None)
         if len(body) > batch_limit:
             return 400, RpcError(INVALID_REQUEST, {"batch_limit": batch_limit}).reply(None)
-        replies = _run(body, methods, translate, transaction, savepoint, atomic)
+        replies = run(body)
         return (200, replies) if replies else (204, None)
     try:
         check(body)
     except RpcError as exc:
         return 400, exc.reply(reply_id(body))
-    replies = _run([body], methods, translate, transaction, savepoint, atomic)
+    replies = run([body])
     return (200, replies[0]) if replies else (204, None)
 
 
-def _run(calls, methods, translate, transaction, savepoint, atomic):
-    """Run calls in one transaction: each alone in a savepoint, or all or nothing (atomic)."""
-    replies, failed = [], None
+class _Runner:
+    """Runs calls in one transaction: each alone in a savepoint, or all or nothing (atomic)."""
+
+    def __init__(self, methods, bulk, translate, transaction, savepoint, atomic):
+        self.methods, self.bulk, self.translate = methods, bulk, translate
+        self.transaction, self.savepoint, self.atomic = transaction, savepoint, atomic
+        self.isolation = nullcontext if atomic else savepoint  # a failing call leaves the others be
+
+    def __call__(self, calls):
+        replies = []
+        try:
+            with self.transaction():
+                for group in runs(calls, self.bulk):
+                    for reply in self._group(group):
+                        replies.append(reply)
+                        if self.atomic and "error" in reply:
+                            raise _Abort
+        except _Abort:
+            # nothing was written: the failing call keeps its error, every other call learns why
+            failed = len(replies) - 1
+            replies = [replies[i] if i == failed else RpcError(ROLLED_BACK).reply(reply_id(call))
+                       for i, call in enumerate(calls)]
+        return [reply for call, reply in zip(calls, replies, strict=True) if _wants_reply(call)]
+
+    def _group(self, calls):
+        replies = self._set(calls) if len(calls) > 1 else None
+        return replies if replies is not None else (self._one(call) for call in calls)
+
+    def _one(self, call):
+        try:
+            check(call)
+            with self.isolation():
+                result = invoke(call, self.methods, self.translate)
+            return _result(call, result)
+        except RpcError as exc:
+            return exc.reply(reply_id(call))
+
+    def _set(self, calls):
+        """Replies to a run of calls of one method, written at once; None if the database refused
+        (say, a duplicate id): the calls then run one by one, each meeting its own error."""
+        bulk, method = self.bulk[calls[0]["method"]], self.methods[calls[0]["method"]]
+        outcomes = [_attempt(named_params, call, method) for call in calls]
+        try:
+            with self.savepoint():
+                todo = [i for i, outcome in enumerate(outcomes) if not isinstance(outcome, Exception)]
+                for i, prepared in zip(todo, bulk.prepare([outcomes[i] for i in todo]), strict=True):
+                    outcomes[i] = prepared
+                if self.atomic:  # the calls after the first failure never run
+                    outcomes = _through_first_failure(outcomes)
+                ready = [outcome for outcome in outcomes if not isinstance(outcome, Exception)]
+                results = iter(bulk.write(ready) if ready else ())
+        except Exception:  # noqa: BLE001 - the one-by-one path reports every failure
+            return None
+        return [self._error(outcome).reply(reply_id(call)) if isinstance(outcome, Exception)
+                else _result(call, next(results))
+                for call, outcome in zip(calls[:len(outcomes)], outcomes, strict=True)]
+
+    def _error(self, exc):
+        return exc if isinstance(exc, RpcError) else self.translate(exc)
+
+
+def _attempt(function, *args):
     try:
-        with transaction():
-            for i, call in enumerate(calls):
-                reply = _one(call, methods, translate, nullcontext if atomic else savepoint)
-                replies.append(reply)
-                if atomic and "error" in reply:
-                    failed = i
-                    raise _Abort
-    except _Abort:
-        # nothing was written: the failing call keeps its error, every other call learns why
-        replies = [replies[i] if i == failed else RpcError(ROLLED_BACK).reply(reply_id(call))
-                   for i, call in enumerate(calls)]
-    return [reply for call, reply in zip(calls, replies, strict=True) if _wants_reply(call)]
+        return function(*args)
+    except RpcError as exc:
+        return exc
 
 
-def _one(call, methods, translate, isolation):
+def _through_first_failure(outcomes):
+    failed = next((i for i, outcome in enumerate(outcomes) if isinstance(outcome, Exception)), None)
+    return outcomes if failed is None else outcomes[:failed + 1]
+
+
+def runs(calls, bulk):
+    """Split ``calls`` into lists: runs of well-formed calls of one method that has a ``bulk``
+    form, and single calls for everything else; in order."""
+    group = []
+    for call in calls:
+        name = _bulk_name(call, bulk)
+        if group and name != group[0]["method"]:
+            yield group
+            group = []
+        if name is None:
+            yield [call]
+        else:
+            group.append(call)
+    if group:
+        yield group
+
+
+def _bulk_name(call, bulk):
     try:
         check(call)
-        with isolation():  # a savepoint: a failing call leaves the others' writes alone
-            result = invoke(call, methods, translate)
-        return {"jsonrpc": "2.0", "result": result, "id": call.get("id")}
-    except RpcError as exc:
-        return exc.reply(reply_id(call))
+    except RpcError:
+        return None
+    return call["method"] if call["method"] in bulk else None
+
+
+def _result(call, result):
+    return {"jsonrpc": "2.0", "result": result, "id": call.get("id")}
 
 
 def _wants_reply(call):
