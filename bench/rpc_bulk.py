@@ -23,7 +23,6 @@ import http.client
 import json
 import os
 import platform
-import re
 import secrets
 import shutil
 import signal
@@ -35,8 +34,8 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
+import benchkit
 import docsection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,30 +51,6 @@ WARMUP = 20  # unmeasured requests of each kind first (connections, caches, JIT-
 
 
 # --- the database and the server --------------------------------------------------------------
-
-def create_pg_database():
-    """Create ``rpcbench_<random>``; return (its URL, its name)."""
-    import psycopg2
-
-    name = f"rpcbench_{secrets.token_hex(4)}"
-    conn = psycopg2.connect(ADMIN_URL)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-    return urlunparse(urlparse(ADMIN_URL)._replace(path=f"/{name}")), name
-
-
-def drop_pg_database(name):
-    import psycopg2
-
-    assert name.startswith("rpcbench_"), name  # never anything else
-    conn = psycopg2.connect(ADMIN_URL)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
-
 
 def database_version(url):
     if not url:
@@ -131,16 +106,6 @@ def stop_server(proc):
     except subprocess.TimeoutExpired:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-
-
-def log_problems(path):
-    """Distinct error lines (and 5xx access-log lines) of the server log."""
-    found = {}
-    for line in Path(path).read_text(errors="replace").splitlines():
-        if re.search(r"\bERROR\b|Traceback|\"status\": 5\d\d", line):
-            key = re.sub(r"\d+(\.\d+)?|[0-9a-f-]{36}", "#", line)[-160:]
-            found.setdefault(key, [0, line[:300]])[0] += 1
-    return [f"{n}x {line}" for n, line in found.values()]
 
 
 # --- the client ---------------------------------------------------------------------------------
@@ -230,7 +195,8 @@ def run(args):
     try:
         url = ""
         if args.db == "postgresql":
-            url, pg_name = create_pg_database()
+            pg_name = f"rpcbench_{secrets.token_hex(4)}"
+            url = benchkit.create_pg_database(ADMIN_URL, pg_name)
             print(f"created database {pg_name}", flush=True)
         secret = secrets.token_urlsafe(48)  # 64 characters
         env = {k: v for k, v in os.environ.items()
@@ -263,7 +229,7 @@ def run(args):
         if any(c != args.n for c in counted.values()):
             sys.exit(f"expected {args.n} annotations of each kind, counted {counted}")
         stop_server(proc)
-        problems = log_problems(log_path)
+        problems = benchkit.log_problems([log_path])
         rates = {kind: args.n / s for kind, s in seconds.items()}
         return {"db": args.db, "n": args.n, "batch": args.batch,
                 "date": datetime.now(UTC).strftime("%Y-%m-%d"),
@@ -273,7 +239,7 @@ def run(args):
     finally:
         stop_server(proc)
         if pg_name:
-            drop_pg_database(pg_name)
+            benchkit.drop_pg_database(ADMIN_URL, pg_name)
             print(f"dropped database {pg_name}", flush=True)
         shutil.rmtree(tmp, ignore_errors=True)
 

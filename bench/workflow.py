@@ -33,8 +33,8 @@ import urllib.request
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
+import benchkit
 import docsection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,29 +46,6 @@ SUBMIT_BODY = b'{"data": {"attributes": {}}}'
 
 
 # --- the database ---------------------------------------------------------------------------------
-
-def create_pg_database():
-    """Create ``bench_workflow_<random>`` on the server of PG_ADMIN_URL; return (url, name)."""
-    import psycopg2
-
-    name = f"bench_workflow_{secrets.token_hex(4)}"
-    conn = psycopg2.connect(PG_ADMIN_URL)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-    return urlparse(PG_ADMIN_URL)._replace(path=f"/{name}").geturl(), name
-
-
-def drop_pg_database(name):
-    import psycopg2
-
-    conn = psycopg2.connect(PG_ADMIN_URL)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
-
 
 def load(url, entries, clients, seed=1):
     """Migrate, then insert a project, ``clients`` annotators and a dataset of ``entries`` entries.
@@ -197,43 +174,15 @@ class Server:
 
 # --- the load -------------------------------------------------------------------------------------
 
-class Connection:
-    """A minimal keep-alive HTTP/1.1 client (httpx costs ~1.7 ms of CPU a request, this ~0.05 ms)."""
-
-    def __init__(self, port, token):
-        self.port, self.reader, self.writer = port, None, None
-        self.head = (f"Host: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nAccept: {JSON_API}\r\n"
-                     f"Content-Type: {JSON_API}\r\n")
-
-    async def request(self, method, path, body=b""):
-        """Send one request; return (status, body)."""
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        self.writer.write(f"{method} {path} HTTP/1.1\r\n{self.head}Content-Length: {len(body)}\r\n\r\n"
-                          .encode() + body)
-        head = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
-        if "\r\ntransfer-encoding: chunked" in head:
-            data = b""
-            while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
-                data += (await self.reader.readexactly(size + 2))[:-2]
-            await self.reader.readuntil(b"\r\n")
-        else:
-            length = re.search(r"\r\ncontent-length: *(\d+)", head)
-            data = await self.reader.readexactly(int(length.group(1)) if length else 0)
-        return int(head[9:12]), data
-
-    def close(self):
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
-
-
 async def drain(port, secret, dataset_id, clients, limit):
     """Run one next + submit loop per annotator until next answers 404; return the measurements."""
     from dataset_api.auth import tokens
 
-    conns = {account: Connection(port, tokens.issue(secret, account_id=account, role="user",
-                                                    email=f"a{account}@example.com"))
+    def headers(account):
+        token = tokens.issue(secret, account_id=account, role="user", email=f"a{account}@example.com")
+        return {"Authorization": f"Bearer {token}", "Accept": JSON_API, "Content-Type": JSON_API}
+
+    conns = {account: benchkit.Connection(port, headers(account))
              for account in range(FIRST_ACCOUNT, FIRST_ACCOUNT + clients)}
     for conn in conns.values():  # connect before the clock starts
         await conn.request("GET", "/healthz")
@@ -342,7 +291,8 @@ def main():
     server, pg_name = None, None
     try:
         if args.db == "postgresql":
-            url, pg_name = create_pg_database()
+            pg_name = f"bench_workflow_{secrets.token_hex(4)}"
+            url = benchkit.create_pg_database(PG_ADMIN_URL, pg_name)
         else:
             url = f"sqlite:///{tmp}/dataset-api.db"  # the server's default file in its data folder
         began = time.perf_counter()
@@ -388,7 +338,7 @@ def main():
         if server is not None:
             server.stop()
         if pg_name:
-            drop_pg_database(pg_name)
+            benchkit.drop_pg_database(PG_ADMIN_URL, pg_name)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
