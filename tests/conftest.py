@@ -4,6 +4,7 @@ response against the JSON:API 1.0 schema."""
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import jsonschema
@@ -73,6 +74,19 @@ def config(tmp_path):
 
 
 _BUILT = {}
+
+
+@contextmanager
+def app_client(directory, **overrides):
+    """A test client of an app built for a configuration of its own (``overrides``: limits, keys),
+    over an empty database in ``directory`` (or the PostgreSQL test database)."""
+    config = make_config(directory, **overrides)
+    reset_database(config)
+    try:
+        with create_app(config).test_client() as client:
+            yield client
+    finally:
+        db.obj.close_all()
 
 
 @pytest.fixture

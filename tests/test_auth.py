@@ -9,8 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from dataset_api.app import create_app
-from tests.conftest import SECRET, Api, make_config, reset_database, token
+from tests.conftest import SECRET, Api, app_client, token
 
 
 def claims(**overrides):
@@ -73,9 +72,7 @@ def test_public_key_verification(tmp_path):
     private = ec.generate_private_key(ec.SECP256R1())
     public_pem = private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    config = make_config(tmp_path, jwt_public_key=public_pem)
-    reset_database(config)
-    with create_app(config).test_client() as client:
+    with app_client(tmp_path, jwt_public_key=public_pem) as client:
         assert Api(client, sign(claims(), key=private, alg="ES256")).get("/projects").status_code == 200
         assert Api(client, sign(claims())).get("/projects").status_code == 401
 

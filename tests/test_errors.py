@@ -5,8 +5,7 @@ import uuid
 
 import pytest
 
-from dataset_api.app import create_app
-from tests.conftest import MEDIA, Api, make_config, reset_database, token
+from tests.conftest import MEDIA, Api, app_client, token
 from tests.test_resources import (
     CHANGE,
     CHILDREN,
@@ -329,9 +328,7 @@ def test_if_match_star_and_lists_succeed(api, world):
 
 @pytest.fixture
 def small_api(tmp_path):
-    config = make_config(tmp_path, max_body_bytes=1000)
-    reset_database(config)
-    with create_app(config).test_client() as client:
+    with app_client(tmp_path, max_body_bytes=1000) as client:
         yield Api(client, token())
 
 

@@ -15,13 +15,12 @@ import jsonrpcclient
 import pytest
 
 from dataset_api import store
-from dataset_api.app import create_app
 from dataset_api.db import db
 from dataset_api.jsonrpc import bulk, methods, protocol
 from dataset_api.jsonrpc.protocol import Bulk
 from dataset_api.models import Entry
 from dataset_api.resources import ANNOTATIONS
-from tests.conftest import Api, make_config, reset_database, token
+from tests.conftest import Api, app_client, token
 
 RPC = "/annotations/_rpc"
 JSON = "application/json"
@@ -367,39 +366,27 @@ def test_default_batch_limit(client, tree):
 
 
 def test_configured_batch_limit(tmp_path):
-    config = make_config(tmp_path, rpc_batch_limit=5)
-    reset_database(config)
-    app = create_app(config)
-    try:
-        with app.test_client() as client:
-            missing = {"jsonrpc": "2.0", "method": "show",
-                       "params": {"id": "00000000-0000-0000-0000-000000000000"}}
-            out = replies(post(client, [{**missing, "id": i} for i in range(5)]))
-            assert len(out) == 5
-            for i, reply in enumerate(out):
-                failed(reply, -32004, i, "Not found")
-            resp = post(client, [{**missing, "id": i} for i in range(6)])
-            data = failed(replies(resp, 400), -32600, None)
-            assert data["batch_limit"] == 5
-            # notifications count as calls too
-            resp = post(client, [missing] * 6)
-            assert failed(replies(resp, 400), -32600, None)["batch_limit"] == 5
-    finally:
-        db.obj.close_all()
+    with app_client(tmp_path, rpc_batch_limit=5) as client:
+        missing = {"jsonrpc": "2.0", "method": "show",
+                   "params": {"id": "00000000-0000-0000-0000-000000000000"}}
+        out = replies(post(client, [{**missing, "id": i} for i in range(5)]))
+        assert len(out) == 5
+        for i, reply in enumerate(out):
+            failed(reply, -32004, i, "Not found")
+        resp = post(client, [{**missing, "id": i} for i in range(6)])
+        data = failed(replies(resp, 400), -32600, None)
+        assert data["batch_limit"] == 5
+        # notifications count as calls too
+        resp = post(client, [missing] * 6)
+        assert failed(replies(resp, 400), -32600, None)["batch_limit"] == 5
 
 
 def test_body_over_the_limit_is_a_jsonrpc_413(tmp_path):
-    config = make_config(tmp_path, max_body_bytes=2000)
-    reset_database(config)
-    app = create_app(config)
-    try:
-        with app.test_client() as client:
-            payload = {"jsonrpc": "2.0", "method": "show", "params": {"id": "x" * 3000}, "id": 1}
-            reply = replies(post(client, payload), 413)
-            assert reply["error"]["code"] == -32600 and reply["id"] is None
-            assert "2000" in reply["error"]["data"]["detail"]
-    finally:
-        db.obj.close_all()
+    with app_client(tmp_path, max_body_bytes=2000) as client:
+        payload = {"jsonrpc": "2.0", "method": "show", "params": {"id": "x" * 3000}, "id": 1}
+        reply = replies(post(client, payload), 413)
+        assert reply["error"]["code"] == -32600 and reply["id"] is None
+        assert "2000" in reply["error"]["data"]["detail"]
 
 
 # --- the methods ----------------------------------------------------------------------------------

@@ -23,10 +23,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from dataset_api.app import create_app
 from dataset_api.db import db
 from dataset_api.models import MODELS, ProjectMember
-from tests.conftest import PG_URL, Api, make_config, reset_database, token
+from tests.conftest import PG_URL, Api, app_client, token
 
 RESOURCES = ("projects", "project_members", "datasets", "entries", "annotations", "note_feeds",
              "note_comments")
@@ -234,15 +233,11 @@ def restore(snapshot):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """One app for the module (building one takes seconds) and the world, built once."""
-    config = make_config(tmp_path_factory.mktemp("permissions"))
-    reset_database(config)
-    app = create_app(config)
-    with app.test_client() as client:
+    with app_client(tmp_path_factory.mktemp("permissions")) as client:
         ids = build_world(Api(client, TOKENS["admin"]), client)
         with db.connection_context():
             snapshot = {model: list(model.select().dicts()) for model in MODELS}
         yield SimpleNamespace(world=World(client, ids), snapshot=snapshot)
-    db.obj.close_all()
 
 
 @pytest.fixture

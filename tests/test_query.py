@@ -7,10 +7,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
-from dataset_api.app import create_app
 from dataset_api.db import db
 from dataset_api.models import Dataset
-from tests.conftest import Api, make_config, reset_database, token
+from tests.conftest import Api, app_client, token
 
 # (resource, priority, job_id) of the entries of the "Photos" dataset, in creation order.
 PHOTO_ENTRIES = [
@@ -75,12 +74,8 @@ def query_of(link):
 def api(tmp_path_factory):
     """One app and database for the whole module: the tests below only read the shared data set
     (the few that write clean up after themselves), so it is built once."""
-    config = make_config(tmp_path_factory.mktemp("query"))
-    reset_database(config)
-    application = create_app(config)
-    with application.test_client() as client:
+    with app_client(tmp_path_factory.mktemp("query")) as client:
         yield Api(client, token())
-    db.obj.close_all()
 
 
 @pytest.fixture(scope="module")
