@@ -3,22 +3,21 @@
 import functools
 import inspect
 import logging
-import os
 import re
 
 import peewee
-import yaml
 from connexion import AsyncApp
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionResponse
 from connexion.middleware import MiddlewarePosition
+from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from connexion.utils import get_function_from_name
 from connexion.validators import VALIDATOR_MAP
 from starlette.exceptions import HTTPException
 
-from dataset_api import errors, migrations
+from dataset_api import errors, migrations, spec
 from dataset_api.auth import tokens
 from dataset_api.config import Config
 from dataset_api.db import bind, db
@@ -27,8 +26,6 @@ from dataset_api.jsonrpc import endpoint
 from dataset_api.middleware import RPC_PATH, Gatekeeper, RequestLog
 
 log = logging.getLogger("dataset_api")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SPEC = "openapi.yaml"
 
 
 def with_connection(function):
@@ -42,8 +39,15 @@ def with_connection(function):
     return wrapper
 
 
+def handler_name(operation_id):
+    """``listEntries`` -> ``list_entries``: handlers are named by their operationId, in snake case."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation_id).lower()
+
+
 def _resolve(name):
-    function = get_function_from_name(name)
+    """Resolve ``<x-openapi-router-controller>.<operationId>`` to the handler function."""
+    module, _, operation_id = name.rpartition(".")
+    function = get_function_from_name(f"{module}.{handler_name(operation_id)}")
     # coroutine handlers (the JSON-RPC endpoint) manage their own connection in a worker thread
     return function if inspect.iscoroutinefunction(function) else with_connection(function)
 
@@ -82,10 +86,8 @@ def problem_error(request, exc):
     return _response(err)
 
 
-def route_table(spec_path):
+def route_table(paths):
     """Return [(compiled path template, "GET, POST")] from the spec, for 405 ``Allow`` headers."""
-    with open(spec_path) as fh:
-        paths = yaml.safe_load(fh)["paths"]
     table = []
     for template, item in paths.items():
         pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
@@ -145,19 +147,26 @@ def create_app(config=None):
     # Connexion warns on every request that an operation accepts two media types; we mean it.
     logging.getLogger("connexion.operations.openapi3").setLevel(logging.ERROR)
     configure(config)
-    app = AsyncApp(__name__, specification_dir=ROOT)
+    app = AsyncApp(__name__, specification_dir=spec.PATH.parent)
     validators = dict(VALIDATOR_MAP, parameter=JsonApiParameterValidator,
                       body=MediaTypeDict({"*/*json": JsonApiBodyValidator}))
-    app.add_api(SPEC, strict_validation=True, validate_responses=config.validate_responses,
-                resolver=Resolver(function_resolver=_resolve), validator_map=validators)
+    # Connexion's own spec routes would serve its inlined copy; spec.ServeSpec serves the file.
+    ui = SwaggerUIOptions(serve_spec=False, spec_path="/openapi.json",
+                          swagger_ui_config={"persistAuthorization": True})
+    app.add_api(spec.PATH.name, strict_validation=True, validate_responses=config.validate_responses,
+                resolver=Resolver(function_resolver=_resolve), validator_map=validators,
+                swagger_ui_options=ui)
     app.add_error_handler(errors.ApiError, api_error)
     app.add_error_handler(ProblemException, problem_error)
-    app.add_error_handler(HTTPException, http_error_handler(route_table(os.path.join(ROOT, SPEC))))
+    app.add_error_handler(HTTPException, http_error_handler(route_table(spec.document()["paths"])))
     app.add_error_handler(peewee.OperationalError, database_error)
     app.add_error_handler(peewee.InterfaceError, database_error)
     app.add_error_handler(Exception, internal_error)
     app.add_middleware(RequestLog, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(Gatekeeper, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        max_body_bytes=config.max_body_bytes)
+    app.add_middleware(spec.ServeSpec, position=MiddlewarePosition.BEFORE_SWAGGER,
+                       public_url=config.public_url,
+                       trusted_proxies=spec.trusted_networks(config.trusted_proxies))
     app.config = config
     return app

@@ -17,6 +17,8 @@ class Config:
     jwt_public_key: str = ""  # PEM for ES256/RS256 instead of a shared secret
     max_body_bytes: int = 10 * 1024 * 1024
     rpc_batch_limit: int = 100
+    public_url: str = ""  # the URL the served document names in ``servers``; empty: the request's
+    trusted_proxies: str = ""  # comma list of proxy addresses/networks whose X-Forwarded-* count
     validate_responses: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -38,6 +40,8 @@ class Config:
             jwt_public_key=env.get("DATASET_API_JWT_PUBLIC_KEY") or "",
             max_body_bytes=_int(env, "DATASET_API_MAX_BODY_BYTES", 10 * 1024 * 1024),
             rpc_batch_limit=_int(env, "DATASET_API_RPC_BATCH_LIMIT", 100),
+            public_url=env.get("DATASET_API_PUBLIC_URL") or "",
+            trusted_proxies=env.get("DATASET_API_TRUSTED_PROXIES") or "",
         )
         values.update(overrides)
         return cls(**values)

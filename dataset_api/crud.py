@@ -95,24 +95,24 @@ def _expected_version(row):
 
 
 def handlers(resource):
-    """Return the five Connexion handlers (search, get, post, patch, delete) of ``resource``."""
+    """Return the five Connexion handlers (list, get, create, update, delete) of ``resource``."""
 
-    def search():
+    def list_():
         return index(resource)
 
-    def get(resource_id):
-        return show(resource, resource_id)
+    def get(id):
+        return show(resource, id)
 
-    def post(body):
+    def create_(body):
         return create(resource, body)
 
-    def patch(resource_id, body):
-        return update(resource, resource_id, body)
+    def update_(id, body):
+        return update(resource, id, body)
 
-    def delete(resource_id):
-        return destroy(resource, resource_id)
+    def delete(id):
+        return destroy(resource, id)
 
-    return search, get, post, patch, delete
+    return list_, get, create_, update_, delete
 
 
 def resolve_note_feed(feed_id):

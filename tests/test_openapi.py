@@ -34,7 +34,7 @@ def test_generated_blocks_are_current():
 def test_every_crud_route_of_the_reference_exists():
     for res in RESOURCES:
         assert {"get", "post"} <= set(SPEC["paths"][f"/{res}"])
-        assert {"get", "patch", "delete"} <= set(SPEC["paths"][f"/{res}/{{resource_id}}"])
+        assert {"get", "patch", "delete"} <= set(SPEC["paths"][f"/{res}/{{id}}"])
     assert "post" in SPEC["paths"]["/note_feeds/{id}/resolve"]
 
 
@@ -79,7 +79,9 @@ def test_every_operation_documents_its_errors_with_a_schema():
 def test_operation_ids_resolve_to_handlers():
     import importlib
 
+    from dataset_api.app import handler_name
+
     for _path, _method, op in operations():
-        module, _, name = op["operationId"].rpartition(".")
+        module, _, name = op["x-openapi-router-controller"], None, handler_name(op["operationId"])
         assert callable(getattr(importlib.import_module(module), name)), op["operationId"]
 

@@ -514,7 +514,6 @@ def test_odd_json_filter_values_never_500(api, world, path, key, value):
     "filter[priority][x]=1",
     "fields[dataset:entries][][]=resource",
     "filter[resource]=a&filter[resource]=b",  # the same plain key twice
-    "included=dataset&included[]=project",  # a plain key and its list form
     "sort=priority&sort=resource",
     "page[size=1",
     "[x]=1",
@@ -525,6 +524,26 @@ def test_malformed_query_string_is_400_never_500(api, world, raw):
     resp = api.get(f"/entries?{raw}")
     assert resp.status_code == 400, resp.text
     assert resp.json()["errors"][0]["status"] == "400"
+
+
+@pytest.mark.parametrize("repeated, comma", [
+    ([("fields[dataset:entries]", "resource"), ("fields[dataset:entries]", "priority")],
+     [("fields[dataset:entries]", "resource,priority")]),
+    ([("filter[priority__in]", "5"), ("filter[priority__in]", "10")], [("filter[priority__in]", "5,10")]),
+    ([("filter[resource__in]", "x,y.png"), ("filter[resource__in]", "clip.mp4")],
+     [("filter[resource__in][]", "x,y.png"), ("filter[resource__in][]", "clip.mp4")]),
+])
+def test_repeated_list_keys_mean_the_comma_form(api, world, repeated, comma):
+    assert ok(api, "/entries", ("sort", "resource"), *repeated)["data"] == \
+        ok(api, "/entries", ("sort", "resource"), *comma)["data"]
+
+
+@pytest.mark.parametrize("raw", ["page[size]=1&page[size]=2", "filter[priority]=5&filter[priority]=10",
+                                 "count=true&count=true"])
+def test_repeated_scalar_keys_are_400(api, world, raw):
+    resp = api.get(f"/entries?{raw}")
+    assert resp.status_code == 400, resp.text
+    assert "more than once" in resp.json()["errors"][0]["detail"]
 
 
 def test_show_refuses_index_parameters(api, world):
@@ -773,6 +792,8 @@ def test_nested_includes(api, world, pairs):
     [("included", "dataset,project")],
     [("included[]", "dataset"), ("included[]", "project")],
     [("include", "project,dataset")],
+    [("included", "dataset"), ("included", "project")],  # repeated keys, as generated clients send arrays
+    [("included", "dataset"), ("included[]", "project")],
 ])
 def test_include_forms_are_equivalent(api, world, pairs):
     doc = ok(api, "/entries", *pairs)

@@ -1,6 +1,6 @@
-"""Handlers for /datasets (operationIds datasets.search/get/post/patch/delete)."""
+"""Handlers for /datasets (listDatasets, get/create/update/deleteDataset)."""
 
 from dataset_api.crud import handlers
 from dataset_api.resources import DATASETS
 
-search, get, post, patch, delete = handlers(DATASETS)
+list_datasets, get_dataset, create_dataset, update_dataset, delete_dataset = handlers(DATASETS)

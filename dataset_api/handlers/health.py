@@ -3,6 +3,6 @@
 from dataset_api.db import db
 
 
-def get():
+def get_health():
     db.execute_sql("SELECT 1")
     return {"status": "ok"}, 200, {"Content-Type": "application/json"}

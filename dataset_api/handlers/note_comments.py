@@ -1,6 +1,8 @@
-"""Handlers for /note_comments (operationIds note_comments.search/get/post/patch/delete)."""
+"""Handlers for /note_comments (listNoteComments, get/create/update/deleteNoteComment)."""
 
 from dataset_api.crud import handlers
 from dataset_api.resources import NOTE_COMMENTS
 
-search, get, post, patch, delete = handlers(NOTE_COMMENTS)
+(list_note_comments,
+ get_note_comment,
+ create_note_comment, update_note_comment, delete_note_comment) = handlers(NOTE_COMMENTS)

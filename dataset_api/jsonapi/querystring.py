@@ -2,6 +2,9 @@
 
 ``included[]=a&included[]=b`` -> ``included=a,b``; ``fields[T][]=a`` -> ``fields[T]=a``;
 ``filter[x][]=a`` and ``filter[x__in][]=a`` -> ``filter[x__in]=a`` (DESIGN §3).
+Repeated list keys, as generated clients send arrays (``included=a&included=b``,
+``fields[T]=a&fields[T]=b``, ``filter[x__in]=a&filter[x__in]=b``), mean the comma form too; any
+other repeated key is a 400.
 """
 
 import re
@@ -11,6 +14,13 @@ from dataset_api.errors import InvalidQuery
 
 _KEY = re.compile(r"^[A-Za-z_]+(\[[^\[\]]+\])?$")
 _LIST_SUFFIX = "[]"
+_LIST_KEYS = ("included", "include", "fields")
+
+
+def is_list(key):
+    """Whether ``key`` takes a comma list, so that repeating it adds values."""
+    return key in _LIST_KEYS or key.startswith("fields[") or \
+        key.startswith("filter[") and key.endswith("__in]")
 
 
 def normalise(raw):
@@ -31,6 +41,7 @@ def normalise(raw):
             raise InvalidQuery(f"'{key}' contains a NUL character.", parameter=key)
         if not _KEY.match(key):
             raise InvalidQuery(f"Malformed query parameter '{key}'.", parameter=key)
+        listed = listed or is_list(key)
         if key in merged:
             if not (listed and merged[key][0]):
                 raise InvalidQuery(f"Query parameter '{key}' is given more than once.",
