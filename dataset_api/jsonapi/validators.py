@@ -7,8 +7,9 @@ Parameters -> 400 with ``source.parameter``; bodies that break the schema -> 422
 from connexion.utils import is_null, is_nullable
 from connexion.validators import JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, ValidationError
+from jsonschema.exceptions import best_match
 
-from dataset_api.errors import Invalid, InvalidQuery
+from dataset_api.errors import Conflict, Invalid, InvalidQuery
 
 
 class JsonApiParameterValidator(ParameterValidator):
@@ -75,15 +76,37 @@ class JsonApiBodyValidator(JSONRequestBodyValidator):
         try:
             return self._validator.validate(body)
         except ValidationError as exc:
-            path = list(exc.absolute_path)
-            if exc.validator == "additionalProperties" and exc.instance is not None:
-                extra = sorted(set(exc.instance) - set(exc.schema.get("properties", {})))
-                if extra:
-                    path.append(extra[0])
-                    raise Invalid(f"Unknown member '{extra[0]}'.", pointer=pointer(path)) from None
-            if exc.validator == "required":
-                missing = exc.message.split("'")[1] if "'" in exc.message else ""
-                path.append(missing)
-                raise Invalid(f"'{missing}' is required.", pointer=pointer(path),
-                              code="required") from None
-            raise Invalid(exc.message, pointer=pointer(path)) from None
+            _refuse(exc)
+
+
+def _deepest(exc):
+    """The error that says most inside an ``anyOf`` (a parent given by attribute or by
+    relationship): from the branch with the fewest errors (the first on a tie), a wrong type first."""
+    while exc.validator in ("anyOf", "oneOf") and exc.context:
+        branches = {}
+        for error in exc.context:
+            branches.setdefault(error.relative_schema_path[0], []).append(error)
+        errors = min(branches.values(), key=len)
+        exc = next((e for e in errors if list(e.absolute_path) == ["data", "type"]), None) \
+            or best_match(errors)
+    return exc
+
+
+def _refuse(exc):
+    """Raise the JSON:API error for a body that breaks the schema: 409 for a wrong ``data.type``
+    (https://jsonapi.org/format/#crud-creating-responses-409), else 422 with a pointer."""
+    exc = _deepest(exc)
+    path = list(exc.absolute_path)
+    if path == ["data", "type"] and exc.validator == "enum":
+        raise Conflict(f"Type {exc.instance!r} does not match this endpoint; expected "
+                       f"{exc.validator_value[0]!r}.", pointer="/data/type", code="type_mismatch")
+    if exc.validator == "additionalProperties" and exc.instance is not None:
+        extra = sorted(set(exc.instance) - set(exc.schema.get("properties", {})))
+        if extra:
+            path.append(extra[0])
+            raise Invalid(f"Unknown member '{extra[0]}'.", pointer=pointer(path)) from None
+    if exc.validator == "required":
+        missing = exc.message.split("'")[1] if "'" in exc.message else ""
+        path.append(missing)
+        raise Invalid(f"'{missing}' is required.", pointer=pointer(path), code="required") from None
+    raise Invalid(exc.message, pointer=pointer(path)) from None
