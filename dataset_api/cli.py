@@ -1,11 +1,88 @@
 """The ``dataset-api`` command: serve, migrate, token, recount, seed."""
 
 import argparse
+import functools
 import logging
 import os
+import re
 import sys
+import urllib.parse
 
 from dataset_api.config import Config
+
+# Request targets: the app refuses those over middleware.MAX_TARGET_BYTES (64 KiB) with a JSON:API
+# 414; a worker buffers at most URL_BUFFER_BYTES of one before answering that 414 itself.
+URL_BUFFER_BYTES = 1024 * 1024
+PARSE_URL_MAX = 2**16 - 1  # httptools.parse_url refuses longer URLs (its offsets are 16-bit)
+_ABSOLUTE_FORM = re.compile(rb"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+
+
+@functools.cache
+def worker_class():
+    """gunicorn's uvicorn worker on an HTTP protocol that answers like the app does.
+
+    uvicorn (httptools, which it picks when installed, as ``uvicorn[standard]`` does) answers a
+    request it cannot parse with ``400 text/plain "Invalid HTTP request received."``, and a target
+    over 65,535 bytes is one of them. This protocol hands targets up to URL_BUFFER_BYTES to the
+    app, whose Gatekeeper answers 414 as JSON:API past 64 KiB, answers that 414 itself past the
+    buffer (without reading on), and words every other parse failure as a JSON:API 400.
+    """
+    from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+    from uvicorn_worker import UvicornWorker
+
+    from dataset_api import middleware
+    from dataset_api.errors import ApiError
+
+    class Protocol(HttpToolsProtocol):
+        refusal = None
+
+        def on_message_begin(self):
+            super().on_message_begin()
+            self.refusal = None
+
+        def on_url(self, url):
+            super().on_url(url)
+            if len(self.url) > URL_BUFFER_BYTES:
+                self.refusal = middleware.too_long(len(self.url), exact=False)
+                raise ValueError("request target too long")  # the parser stops: send_400_response
+
+        def on_headers_complete(self):
+            target = self.url
+            if len(target) <= PARSE_URL_MAX:
+                return super().on_headers_complete()
+            self.url = b"/"  # a stand-in parse_url can read; the real target goes in the scope
+            try:
+                super().on_headers_complete()
+            finally:
+                self.url = target
+            raw, _, query = target.partition(b"#")[0].partition(b"?")
+            absolute = _ABSOLUTE_FORM.match(raw)
+            raw = (raw[absolute.end():] or b"/") if absolute else raw
+            path = raw.decode("ascii")
+            if "%" in path:
+                path = urllib.parse.unquote(path)
+            self.scope["path"] = self.root_path + path
+            self.scope["raw_path"] = self.root_path.encode("ascii") + raw
+            self.scope["query_string"] = query
+
+        def send_400_response(self, msg):
+            exc = self.refusal or ApiError(f"{msg} (malformed HTTP/1.1).", status=400)
+            body, media = middleware.error_payload(
+                exc, rpc=(self.url or b"").startswith(middleware.RPC_PATH.encode()))
+            content = [STATUS_LINE[exc.status]]
+            for name, value in self.server_state.default_headers:
+                content.extend([name, b": ", value, b"\r\n"])
+            content.extend([b"content-type: ", media.encode(), b"\r\n",
+                            b"content-length: ", str(len(body)).encode(), b"\r\n",
+                            b"connection: close\r\n\r\n", body])
+            self.transport.write(b"".join(content))
+            self.transport.close()
+
+    class Worker(UvicornWorker):
+        CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "http": Protocol}
+
+    Worker.Protocol = Protocol
+    return Worker
 
 
 def serve(args, config):
@@ -26,7 +103,7 @@ def serve(args, config):
         def load_config(self):
             self.cfg.set("bind", f"{args.host}:{args.port}")
             self.cfg.set("workers", args.workers)
-            self.cfg.set("worker_class", "uvicorn_worker.UvicornWorker")
+            self.cfg.set("worker_class", worker_class())
             self.cfg.set("accesslog", None)
             self.cfg.set("timeout", 60)
             if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 27: no shared socket

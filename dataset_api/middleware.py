@@ -1,5 +1,6 @@
-"""ASGI layers in front of Connexion: request ids and logs, content negotiation, body limits,
-query-string normalisation. Each answers with a JSON:API error itself when it refuses a request.
+"""ASGI layers in front of Connexion: request ids and logs, request-target and body limits,
+content negotiation, query-string normalisation. Each answers with a JSON:API error itself when it
+refuses a request (a JSON-RPC error object on the JSON-RPC route).
 """
 
 import json
@@ -7,7 +8,7 @@ import logging
 import time
 import uuid
 
-from dataset_api.errors import MEDIA_TYPE, ApiError, error_body, error_object
+from dataset_api.errors import MEDIA_TYPE, TITLES, ApiError, error_body, error_object
 from dataset_api.jsonapi import values
 from dataset_api.jsonapi.querystring import normalise
 
@@ -17,17 +18,42 @@ ACCEPTED_BODY_TYPES = ("application/vnd.api+json", "application/json")
 ACCEPTABLE = ("application/vnd.api+json", "application/json", "application/*", "*/*")
 OPEN_PATHS = ("/ui", "/openapi.json", "/openapi.yaml")
 RPC_PATH = "/annotations/_rpc"
+# The longest request target (path and query string, as sent) served: 64 KiB holds a filter of
+# 1,000 UUIDs (37 KB) with room to spare. Longer ones get 414, from here or, past what a worker
+# buffers, from the HTTP protocol itself (cli.py), never the HTTP server's text/plain 400.
+MAX_TARGET_BYTES = 64 * 1024
 
 
-async def send_error(send, exc, extra_headers=(), rpc=False):
-    if rpc:  # JSON-RPC clients get the protocol's error object (-32600 unless unparseable)
+def target_length(scope):
+    """Bytes of the request target the client sent: raw path, ``?`` and raw query string."""
+    query = scope.get("query_string") or b""
+    path = scope.get("raw_path") or scope["path"].encode("utf-8")
+    return len(path) + (len(query) + 1 if query else 0)
+
+
+def too_long(length, exact=True):
+    """The 414 for a request target of ``length`` bytes (more, unless ``exact``)."""
+    size = f"{length} bytes" if exact else f"over {length} bytes"
+    exc = ApiError(f"The request target is {size}; at most {MAX_TARGET_BYTES} (64 KiB) are "
+                   f"served. Filter on fewer values per request.", status=414, code="uri_too_long")
+    exc.errors[0]["title"] = TITLES.get(414, "URI Too Long")
+    return exc
+
+
+def error_payload(exc, rpc=False):
+    """(body, media type) of the refusal ``exc``: a JSON:API error document, or on the JSON-RPC
+    route the protocol's error object (-32600 unless unparseable)."""
+    if rpc:
         parse_error = exc.errors[0].get("code") == "parse_error"
-        body, media = json.dumps({"jsonrpc": "2.0", "id": None, "error": {
+        return json.dumps({"jsonrpc": "2.0", "id": None, "error": {
             "code": -32700 if parse_error else -32600,
             "message": "Parse error" if parse_error else "Invalid Request",
             "data": {"detail": exc.errors[0]["detail"]}}}).encode(), "application/json"
-    else:
-        body, media = error_body(exc.status, exc.errors), MEDIA_TYPE
+    return error_body(exc.status, exc.errors), MEDIA_TYPE
+
+
+async def send_error(send, exc, extra_headers=(), rpc=False):
+    body, media = error_payload(exc, rpc)
     headers = [(b"content-type", media.encode()), (b"content-length", str(len(body)).encode())]
     headers += [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]
     await send({"type": "http.response.start", "status": exc.status,
@@ -65,6 +91,9 @@ class Gatekeeper:
         await self.app(scope, receive, send)
 
     def _check(self, scope):
+        length = target_length(scope)
+        if length > MAX_TARGET_BYTES:
+            raise too_long(length)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         path = scope["path"]
         if path.startswith(OPEN_PATHS) or path == RPC_PATH:
@@ -134,11 +163,9 @@ def _check_body(content_type, raw, parse=True):
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError("The body is not valid UTF-8.", status=400, pointer="") from None
-    try:
-        values.loads(text)
-    except values.BadText as exc:
-        raise ApiError("Text may not contain U+0000 or unpaired surrogates.", status=422,
-                       pointer=exc.pointer) from None
+    try:  # text the database cannot store is refused where it is used (jsonapi/body.py), so
+        # that members the server ignores (meta, links) never are a reason to refuse a body
+        values.loads(text, check_text=False)
     except ValueError as exc:
         raise ApiError(f"The body is not valid JSON: {exc}.", status=400, pointer="") from None
 

@@ -57,6 +57,6 @@ def test_generated_python_client_drives_the_first_session(tmp_path):
             server.stop()
     print(proc.stdout)
     assert proc.returncode == 0, (
-        f"clients/python/e2e.py exited {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
-        f"\n--- server log (tail)\n{server.log_tail()}")
+        f"clients/python/e2e.py exited {proc.returncode}\n--- stdout\n{proc.stdout}"
+        f"\n--- stderr\n{proc.stderr}\n--- server log (tail)\n{server.log_tail()}")
     assert not server.error_lines(), "the server logged errors:\n" + "\n".join(server.error_lines())

@@ -1,7 +1,10 @@
 """Pure reading of a JSON:API request body into attribute values (https://jsonapi.org/format/#crud).
 
 The spec has already checked the shape and types; this applies the rules the schema cannot say:
-the type must match, read-only attributes are dropped, parents may come as relationships.
+the type must match, read-only attributes are dropped, parents may come as relationships, and
+text that is stored or looked up holds no U+0000 or unpaired surrogate (PostgreSQL cannot store
+them; the keys of free-form objects are the one place the schema cannot say so). Ignored members
+(``meta``, ``links``, read-only attributes and relationships) are never a reason to refuse.
 """
 
 from contextlib import contextmanager
@@ -28,7 +31,9 @@ def attributes(resource, data, *, creating):
             raise Invalid(f"Unknown attribute '{name}'.", pointer=f"/data/attributes/{name}")
         if attr.readonly or (attr.create_only and not creating):
             continue
-        out[name] = _typed(attr, value, f"/data/attributes/{name}")
+        pointer = f"/data/attributes/{name}"
+        _storable(value, pointer)
+        out[name] = _typed(attr, value, pointer)
     for name, rel in (data.get("relationships") or {}).items():
         parent = resource.parents.get(name)
         pointer = f"/data/relationships/{name}"
@@ -38,6 +43,7 @@ def attributes(resource, data, *, creating):
             continue
         linkage = rel.get("data") if isinstance(rel, dict) else None
         value = linkage.get("id") if isinstance(linkage, dict) else None
+        _storable(value, f"{pointer}/data/id")
         if parent.attr in out and value is not None and str(out[parent.attr]) != str(value):
             raise Invalid(f"'{parent.attr}' and relationship '{name}' disagree.", pointer=pointer)
         if value is not None:
@@ -65,6 +71,17 @@ def pointing_at(resource, data):
             if source.get("pointer") in moved:
                 source["pointer"] = moved[source["pointer"]]
         raise
+
+
+TEXT_DETAIL = "Text may not contain U+0000 or unpaired surrogates."
+
+
+def _storable(value, pointer):
+    """Raise 422 pointing at the first string or object key in ``value`` the database cannot
+    store faithfully (U+0000, an unpaired surrogate)."""
+    where = values.bad_text(value, pointer)
+    if where is not None:
+        raise Invalid(TEXT_DETAIL, pointer=where)
 
 
 def _typed(attr, value, pointer):

@@ -69,10 +69,12 @@ def _finite(text):
     return value
 
 
-def loads(text):
+def loads(text, *, check_text=True):
     """Parse strict JSON: no NaN/Infinity, finite numbers, at most MAX_DEPTH levels of nesting.
 
-    Raises ValueError when ``text`` is not such JSON, BadText when a string cannot be stored.
+    Raises ValueError when ``text`` is not such JSON, BadText when a string cannot be stored
+    (unless ``check_text`` is false: a request body's text is checked where it is used, since
+    members the server ignores, such as ``meta`` and ``links``, may hold any JSON string).
     """
     try:
         value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
@@ -80,9 +82,10 @@ def loads(text):
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
     if _depth(value) > MAX_DEPTH:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
-    where = bad_text(value, "")
-    if where is not None:
-        raise BadText(where)
+    if check_text:
+        where = bad_text(value, "")
+        if where is not None:
+            raise BadText(where)
     return value
 
 
