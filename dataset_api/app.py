@@ -52,18 +52,34 @@ def _resolve(name):
     return function if inspect.iscoroutinefunction(function) else with_connection(function)
 
 
+RETRY_AFTER = "5"  # seconds a client should wait after a 503
+CHALLENGE = 'Bearer realm="dataset-api"'  # RFC 6750 §3
+
+
+def _status_headers(status):
+    """Headers an error status carries: a challenge on 401, a retry hint on 503."""
+    return {401: {"WWW-Authenticate": CHALLENGE}, 503: {"Retry-After": RETRY_AFTER}}.get(status, {})
+
+
 def _response(exc):
-    headers = {"Content-Type": errors.MEDIA_TYPE, **exc.headers}
+    headers = {"Content-Type": errors.MEDIA_TYPE, **_status_headers(exc.status), **exc.headers}
     return ConnexionResponse(status_code=exc.status, body=errors.error_body(exc.status, exc.errors),
                              content_type=errors.MEDIA_TYPE, mimetype=errors.MEDIA_TYPE,
                              headers=headers)
 
 
+RPC_CODES = {401: -32001, 503: -32005}
+
+
 def _rpc_response(status, detail):
     """JSON-RPC clients get the protocol's error object even for HTTP-level refusals."""
-    code = -32001 if status == 401 else -32600
-    return ConnexionResponse(status_code=status, body=endpoint.error_body(code, detail),
-                             content_type=endpoint.MEDIA_TYPE, mimetype=endpoint.MEDIA_TYPE)
+    data = {"detail": detail}
+    if status == 503:
+        data["retry_after"] = int(RETRY_AFTER)
+    body = endpoint.error_body(RPC_CODES.get(status, -32600), data)
+    return ConnexionResponse(status_code=status, body=body,
+                             content_type=endpoint.MEDIA_TYPE, mimetype=endpoint.MEDIA_TYPE,
+                             headers=_status_headers(status))
 
 
 def api_error(request, exc):
@@ -123,7 +139,10 @@ def database_error(request, exc):
     """A database that cannot be reached (or is locked too long) is a 503; anything else a 500."""
     if isinstance(exc, peewee.InterfaceError) or any(m in str(exc).lower() for m in OUTAGE_MARKERS):
         log.error("database unavailable: %r", exc)
-        return _response(errors.Unavailable("The database is unavailable; try again shortly."))
+        detail = "The database is unavailable; try again shortly."
+        if request.url.path == RPC_PATH:
+            return _rpc_response(503, detail)
+        return _response(errors.Unavailable(detail))
     return internal_error(request, exc)
 
 

@@ -65,7 +65,7 @@ def update(resource, resource_id, payload):
     data = payload["data"]
     body.check_type(resource, data)
     if data.get("id") is not None and str(data["id"]) != str(resource_id):
-        raise Conflict("data.id does not match the URL.", pointer="/data/id")
+        raise Conflict("data.id does not match the URL.", pointer="/data/id", code="id_mismatch")
     with body.pointing_at(resource, data):
         values = body.attributes(resource, data, creating=False)
         row = store.change(resource, resource_id, values, current_user(), _expected_version)
@@ -90,7 +90,7 @@ def _expected_version(row):
             rid, _, version = tag[1:-1].rpartition(".")
             if rid == str(row.id) and version.isascii() and version.isdigit():
                 return int(version)
-    raise PreconditionFailed("If-Match does not match the current ETag.",
+    raise PreconditionFailed("If-Match does not match the current ETag.", code="stale_version",
                              headers={ETAG_HEADER: etag(row)})
 
 

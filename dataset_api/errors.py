@@ -17,7 +17,7 @@ TITLES = {
 CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
-    412: "precondition_failed", 413: "payload_too_large", 415: "unsupported_media_type",
+    412: "stale_version", 413: "payload_too_large", 415: "unsupported_media_type",
     422: "invalid", 500: "internal_error", 503: "unavailable",
 }
 
@@ -96,7 +96,8 @@ def from_problem(status, detail, title=None):
         if match:
             names = match.group(1).split(",")
             return InvalidQuery(detail, errors=[
-                error_object(400, f"Unknown query parameter '{n}'.", parameter=n) for n in names])
+                error_object(400, f"Unknown query parameter '{n}'.", parameter=n, code="unknown_parameter")
+                for n in names])
         match = _PARAM_NAME.search(detail)
         return InvalidQuery(detail, parameter=match.group(1) if match else None)
     return ApiError(detail, status=status)

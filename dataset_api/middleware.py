@@ -162,12 +162,13 @@ def _check_body(content_type, raw, parse=True):
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ApiError("The body is not valid UTF-8.", status=400, pointer="") from None
+        raise ApiError("The body is not valid UTF-8.", status=400, pointer="", code="parse_error") from None
     try:  # text the database cannot store is refused where it is used (jsonapi/body.py), so
         # that members the server ignores (meta, links) never are a reason to refuse a body
         values.loads(text, check_text=False)
     except ValueError as exc:
-        raise ApiError(f"The body is not valid JSON: {exc}.", status=400, pointer="") from None
+        raise ApiError(f"The body is not valid JSON: {exc}.", status=400, pointer="",
+                       code="parse_error") from None
 
 
 class RequestLog:

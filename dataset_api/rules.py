@@ -60,7 +60,7 @@ def _keep_an_owner(member):
         ProjectMember.disabled_at.is_null(), ProjectMember.id != member.id).exists()
     if not others:
         raise Conflict("The project needs at least one enabled project owner: "
-                       "add another one first.")
+                       "add another one first.", code="last_owner")
 
 
 def member_update(resource, row, values, user):
@@ -104,7 +104,8 @@ def _weights(status):
 
 def entry_delete(resource, row):
     if row.status in ("in_progress", "completed"):
-        raise Conflict(f"An entry that is {row.status.replace('_', ' ')} cannot be deleted.")
+        raise Conflict(f"An entry that is {row.status.replace('_', ' ')} cannot be deleted.",
+                       code="entry_in_use")
 
 
 def entry_deleted(resource, row):
@@ -119,7 +120,7 @@ def _entry_open(entry):
         entry = Entry.get_or_none(Entry.id == entry)
     if entry is not None and entry.status == "completed":
         raise Conflict("The entry is completed: its annotations can no longer change.",
-                       pointer="/data/attributes/entry_id")
+                       pointer="/data/attributes/entry_id", code="entry_completed")
 
 
 def annotation_create(resource, values, user):

@@ -64,10 +64,10 @@ def insert(resource, values, user, client_id=None):
         permit(resource, "create", user, values)
         if client_id is not None:
             if isinstance(model.id, AutoField):  # JSON:API: unsupported client ids are a 403
-                raise Forbidden(f"{resource.type} ids are assigned by the server.",
+                raise Forbidden(f"{resource.type} ids are assigned by the server.", code="server_assigned_id",
                                 pointer="/data/id")
             if model.select().where(model.id == client_id).exists():
-                raise Conflict(f"Id {client_id} is already taken.", pointer="/data/id")
+                raise Conflict(f"Id {client_id} is already taken.", pointer="/data/id", code="id_taken")
             values["id"] = client_id
         row = _write(lambda: model.create(**values))
         rules.after_create(resource, row)
@@ -88,7 +88,8 @@ def change(resource, resource_id, values, user, precondition=None):
         if expected is not None:
             stmt = stmt.where(model.version == expected)
         if _write(stmt.execute) == 0:
-            raise PreconditionFailed("The resource changed since you read it (If-Match).")
+            raise PreconditionFailed("The resource changed since you read it (If-Match).",
+                                     code="stale_version")
     return model.get_by_id(row.id)
 
 
@@ -104,7 +105,8 @@ def remove(resource, resource_id, user, precondition=None):
         if expected is not None:
             stmt = stmt.where(model.version == expected)
         if stmt.execute() == 0:
-            raise PreconditionFailed("The resource changed since you read it (If-Match).")
+            raise PreconditionFailed("The resource changed since you read it (If-Match).",
+                                     code="stale_version")
         rules.after_delete(resource, row)
 
 
@@ -113,7 +115,7 @@ def _write(fn):
         with db.atomic():  # a savepoint: the outer transaction stays usable after a conflict
             return fn()
     except IntegrityError as exc:
-        raise Conflict(rules.conflict_detail(exc)) from None
+        raise Conflict(rules.conflict_detail(exc), code="duplicate") from None
 
 
 def readable_by_id(resource, ids):

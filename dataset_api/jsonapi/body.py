@@ -18,12 +18,13 @@ def check_type(resource, data):
     given = data.get("type")
     if given not in (resource.type, resource.name):
         raise Conflict(f"Type {given!r} does not match this endpoint; expected {resource.type!r}.",
+                       code="type_mismatch",
                        pointer="/data/type")
 
 
 def attributes(resource, data, *, creating):
     """Return the writable attributes of ``data`` (parents from relationships merged in)."""
-    given = data.get("attributes") or {}
+    given = _members(data, "attributes")
     out = {}
     for name, value in given.items():
         attr = resource.attributes.get(name)
@@ -34,7 +35,7 @@ def attributes(resource, data, *, creating):
         pointer = f"/data/attributes/{name}"
         _storable(value, pointer)
         out[name] = _typed(attr, value, pointer)
-    for name, rel in (data.get("relationships") or {}).items():
+    for name, rel in _members(data, "relationships").items():
         parent = resource.parents.get(name)
         pointer = f"/data/relationships/{name}"
         if parent is None or resource.attributes[parent.attr].readonly:
@@ -74,6 +75,16 @@ def pointing_at(resource, data):
 
 
 TEXT_DETAIL = "Text may not contain U+0000 or unpaired surrogates."
+
+
+def _members(data, name):
+    """``data[name]`` as an object ({} when absent or null); 422 when it is anything else."""
+    value = data.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Invalid(f"'{name}' must be an object.", pointer=f"/data/{name}")
+    return value
 
 
 def _storable(value, pointer):

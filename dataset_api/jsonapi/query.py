@@ -52,7 +52,7 @@ def parse(resource, pairs, *, collection=True):
         elif key == "page[size]" and collection:
             query.page_size = _bounded(value, key, 1, MAX_PAGE_SIZE)
         else:
-            raise InvalidQuery(f"Unknown query parameter '{key}'.", parameter=key)
+            raise InvalidQuery(f"Unknown query parameter '{key}'.", parameter=key, code="unknown_parameter")
     query.include = list(dict.fromkeys(query.include))
     return query
 
@@ -121,7 +121,7 @@ def _fields(resource, query, key, text):
         if target is None:
             raise InvalidQuery(f"Unknown resource type in '{key}'.", parameter=key)
     else:
-        raise InvalidQuery(f"Unknown query parameter '{key}'.", parameter=key)
+        raise InvalidQuery(f"Unknown query parameter '{key}'.", parameter=key, code="unknown_parameter")
     names = {n.strip() for n in text.split(",") if n.strip()}
     known = set(target.attributes) | set(target.includes) | {"id", "type"}
     unknown = sorted(names - known)

@@ -45,7 +45,7 @@ def normalise(raw):
         if key in merged:
             if not (listed and merged[key][0]):
                 raise InvalidQuery(f"Query parameter '{key}' is given more than once.",
-                                   parameter=key)
+                                   parameter=key, code="repeated_parameter")
             merged[key][1].append(value)
         else:
             merged[key] = (listed, [value])

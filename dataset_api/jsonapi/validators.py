@@ -37,7 +37,8 @@ class JsonApiParameterValidator(ParameterValidator):
                 request, security_params=self.security_query_params)
             if extra:
                 name = sorted(extra)[0]
-                raise InvalidQuery(f"Unknown query parameter '{name}'.", parameter=name)
+                raise InvalidQuery(f"Unknown query parameter '{name}'.", parameter=name,
+                                   code="unknown_parameter")
         for where, check in (("query", self.validate_query_parameter),
                              ("path", self.validate_path_parameter),
                              ("header", self.validate_header_parameter),

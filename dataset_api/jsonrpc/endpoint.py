@@ -20,6 +20,6 @@ def answer(raw, atomic):
     return reply, status, {"Content-Type": MEDIA_TYPE}
 
 
-def error_body(code, detail):
-    """A reply for errors raised before the protocol runs (401, 413, 415)."""
-    return json.dumps(protocol.RpcError(code, {"detail": detail}).reply(None)).encode()
+def error_body(code, data):
+    """A reply for errors raised before the protocol runs (401, 413, 415, 503)."""
+    return json.dumps(protocol.RpcError(code, data).reply(None)).encode()

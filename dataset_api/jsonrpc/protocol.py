@@ -17,7 +17,7 @@ MESSAGES = {PARSE_ERROR: "Parse error", INVALID_REQUEST: "Invalid Request",
             METHOD_NOT_FOUND: "Method not found", INVALID_PARAMS: "Invalid params",
             INTERNAL: "Internal error", ROLLED_BACK: "batch rolled back",
             -32001: "Not authenticated", -32003: "Forbidden", -32004: "Not found",
-            -32009: "Conflict"}
+            -32005: "Service unavailable", -32009: "Conflict"}
 
 
 class RpcError(Exception):

@@ -16,7 +16,7 @@ def _state(entry):
 
 
 def _refused(exc):
-    return REFUSALS[exc.status](exc.detail, pointer=exc.pointer)
+    return REFUSALS[exc.status](exc.detail, pointer=exc.pointer, code=exc.code)
 
 
 def perform(entry, user, action, **params):
@@ -54,7 +54,8 @@ def apply(entry, changes):
     updated = Entry.update({**changes, "version": Entry.version + 1, "updated_at": utcnow()}).where(
         Entry.id == entry.id, Entry.version == entry.version).execute()
     if updated == 0:
-        raise errors.Conflict("The entry changed while you acted on it; fetch it and try again.")
+        raise errors.Conflict("The entry changed while you acted on it; fetch it and try again.",
+                              code="changed_concurrently")
     if "status" in changes:
         completed, in_progress = counters.status_deltas(entry.status, changes["status"])
         if completed or in_progress:

@@ -13,9 +13,9 @@ STEP_ROLES = {ANNOTATE: ("annotator", "project_owner"), REVIEW: ("reviewer", "pr
 
 
 class Refused(Exception):
-    def __init__(self, status, detail, pointer=None):
+    def __init__(self, status, detail, pointer=None, code=None):
         super().__init__(detail)
-        self.status, self.detail, self.pointer = status, detail, pointer
+        self.status, self.detail, self.pointer, self.code = status, detail, pointer, code
 
 
 def sampled(entry_id, sample_rate):
@@ -30,7 +30,8 @@ def fits(role, step):
 
 def _open(entry, action):
     if entry["wf_step"] not in OPEN_STEPS:
-        raise Refused(409, f"Cannot {action}: the entry is at step '{entry['wf_step']}'.")
+        raise Refused(409, f"Cannot {action}: the entry is at step '{entry['wf_step']}'.",
+                      code="wrong_step")
 
 
 def assign(entry, account_id, member_role, member_enabled):
@@ -40,7 +41,8 @@ def assign(entry, account_id, member_role, member_enabled):
         return {"assigned_to_id": None, "status": "pending"}
     pointer = "/data/attributes/assigned_to_id"
     if member_role is None:
-        raise Refused(422, f"Account {account_id} is not a member of the project.", pointer)
+        raise Refused(422, f"Account {account_id} is not a member of the project.", pointer,
+                      code="not_a_member")
     if not member_enabled:
         raise Refused(422, f"Member {account_id} is disabled.", pointer)
     if not fits(member_role, entry["wf_step"]):
@@ -56,14 +58,14 @@ def select(entry, caller, caller_role):
     if entry["assigned_to_id"] == caller:
         return {}
     if entry["assigned_to_id"] is not None:
-        raise Refused(409, "The entry is assigned to someone else.")
+        raise Refused(409, "The entry is assigned to someone else.", code="assigned_to_other")
     return {"assigned_to_id": caller, "status": "in_progress"}
 
 
 def _worker(entry, caller, caller_role, action):
     _open(entry, action)
     if entry["assigned_to_id"] != caller and caller_role != "project_owner":
-        raise Refused(409, f"Only the assignee can {action} this entry.")
+        raise Refused(409, f"Only the assignee can {action} this entry.", code="not_assignee")
 
 
 def submit(entry, caller, caller_role, approved, sample_rate):
