@@ -31,6 +31,22 @@ def test_generated_blocks_are_current():
     assert result.returncode == 0, "run: python tools/filter_params.py"
 
 
+def test_examples_are_current():
+    """components/examples are what the server answers in tools/spec_examples.py's session."""
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "spec_examples.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, f"run: python tools/spec_examples.py\n{result.stderr[-2000:]}"
+
+
+def test_every_operation_has_a_description_and_examples():
+    for path, method, op in operations():
+        assert op.get("description", "").strip(), f"{method} {path}"
+        bodies = op.get("requestBody", {}).get("content", {})
+        successes = [r for status, r in op["responses"].items() if status.startswith("2") and "content" in r]
+        for media in [*bodies.values(), *(m for r in successes for m in r["content"].values())]:
+            assert "example" in media or "examples" in media, f"{method} {path}"
+
+
 def test_every_crud_route_of_the_reference_exists():
     for res in RESOURCES:
         assert {"get", "post"} <= set(SPEC["paths"][f"/{res}"])

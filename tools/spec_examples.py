@@ -1,0 +1,175 @@
+"""Rewrites the ``# BEGIN examples`` block of openapi.yaml (``components/examples``) from a real
+first session against the app: every request body example is one the server accepted, every
+response example is what it answered.
+
+Ids and timestamps are replaced by fixed ones (in order of appearance), so the output is the same
+on every run and the test suite can check that it is current (``--check`` exits 1 when not).
+Run after changing a resource's attributes or rendering:  python tools/spec_examples.py
+"""
+
+import json
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SECRET = "examples-" + "0" * 32
+MEDIA = "application/vnd.api+json"
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+ETAG_VERSION = re.compile(r'"(\w{8}-[\w-]+)\.\d+"')
+
+
+class Session:
+    """Records (name, body) examples from requests against an in-process app."""
+
+    def __init__(self, client, token):
+        self.client, self.examples = client, {}
+        self.headers = {"Authorization": f"Bearer {token}", "Accept": MEDIA}
+
+    def call(self, method, path, body=None, name=None, request_name=None, status=200, content_type=MEDIA):
+        headers = dict(self.headers, **({"Content-Type": content_type} if body is not None else {}))
+        resp = self.client.request(method, path, headers=headers,
+                                   content=None if body is None else json.dumps(body))
+        if resp.status_code != status:
+            sys.exit(f"{method} {path} -> {resp.status_code}: {resp.text}")
+        if request_name:
+            self.examples[request_name] = body
+        if name:
+            self.examples[name] = resp.json()
+        return resp.json() if resp.content else None
+
+    def create(self, res, name, attributes):
+        body = {"data": {"type": f"dataset:{res}", "attributes": attributes}}
+        return self.call("POST", f"/{res}", body, f"{name}Document", f"{name}Create", 201)["data"]
+
+    def update(self, res, name, row, attributes):
+        body = {"data": {"type": f"dataset:{res}", "id": row["id"], "attributes": attributes}}
+        return self.call("PATCH", f"/{res}/{row['id']}", body, f"{name}Document", f"{name}Update")
+
+    def collection(self, res, name, query):
+        self.call("GET", f"/{res}?{query}", name=f"{name}Collection")
+
+
+def first_session(s):
+    """The README's first session, one example per body and answer."""
+    project = s.create("projects", "Project", {"name": "Birds", "description": "Bird photos from the 2026 survey.",
+                                               "organization_id": 1})
+    s.update("projects", "Project", project, {"description": "Bird photos from the 2026 spring survey."})
+    member = s.create("project_members", "ProjectMember", {
+        "project_id": project["id"], "account_id": 7, "name": "Ada Annotator", "email": "ada@example.com",
+        "role": "annotator"})
+    s.update("project_members", "ProjectMember", member, {"name": "Ada A. Annotator"})
+    dataset = s.create("datasets", "Dataset", {
+        "project_id": project["id"], "name": "Photos", "modality": "image", "labels": ["bird", "nest"],
+        "labeling_configuration": {"categories": [{"id": "bird", "label": "Bird"}, {"id": "nest", "label": "Nest"}]},
+        "workflow_configuration": {"type": "simple_review", "sample_rate": 1}})
+    s.update("datasets", "Dataset", dataset, {"labels": ["bird", "nest", "egg"]})
+    entry = s.create("entries", "Entry", {"dataset_id": dataset["id"], "resource": "s3://birds/0001.jpg",
+                                          "priority": 5, "job_id": "upload-2026-11-28"})
+    s.update("entries", "Entry", entry, {"priority": 9})
+    annotation = s.create("annotations", "Annotation", {
+        "entry_id": entry["id"], "dimensions": {"x": 10, "y": 20, "w": 50, "h": 40},
+        "annotation": {"label": "bird"}, "metadata": {"tool": "box"}})
+    s.update("annotations", "Annotation", annotation, {"annotation": {"label": "bird", "species": "robin"}})
+    feed = s.create("note_feeds", "NoteFeed", {"entry_id": entry["id"], "anchor_type": "entry",
+                                                "content_md": "Is this a **robin** or a finch?"})
+    s.update("note_feeds", "NoteFeed", feed, {"content_md": "Is this a **robin** or a chaffinch?"})
+    comment = s.create("note_comments", "NoteComment", {"note_feed_id": feed["id"], "content_md": "A robin: see the red breast."})
+    s.update("note_comments", "NoteComment", comment, {"content_md": "A robin: see the orange-red breast."})
+    for res, name in (("projects", "Project"), ("project_members", "ProjectMember"), ("datasets", "Dataset"),
+                      ("annotations", "Annotation"), ("note_feeds", "NoteFeed"), ("note_comments", "NoteComment")):
+        s.collection(res, name, "count=true&page[size]=10")
+    s.collection("entries", "Entry", f"filter[dataset_id]={dataset['id']}&sort=-priority&count=true&page[size]=10")
+    workflow(s, project, dataset, entry, annotation, feed)
+
+
+def workflow(s, project, dataset, entry, annotation, feed):
+    s.call("PATCH", f"/entries/{entry['id']}/assign", {"data": {"attributes": {"assigned_to_id": 7}}},
+           "EntryAssigned", "AssignRequest")
+    s.call("PATCH", f"/entries/{entry['id']}/assign", {"data": {"attributes": {"assigned_to_id": None}}})
+    s.call("GET", f"/entries/next?filter[dataset_id]={dataset['id']}", name="EntryClaimed")
+    s.call("GET", f"/entries/{entry['id']}/select", name="EntrySelected")
+    s.call("POST", f"/entries/{entry['id']}/submit", {"data": {"attributes": {}}}, "EntrySubmitted", "SubmitRequest")
+    s.call("POST", f"/entries/{entry['id']}/submit", {"data": {"attributes": {"approved": True}}},
+           "EntryReviewed", "ReviewRequest")
+    second = s.create("entries", "SecondEntry", {"dataset_id": dataset["id"], "resource": "s3://birds/0002.jpg"})
+    s.call("GET", f"/entries/{second['id']}/select")
+    s.call("POST", f"/entries/{second['id']}/error", {"data": {"attributes": {"message": "The file is corrupt."}}},
+           "EntryErrored", "ErrorRequest")
+    s.call("POST", f"/note_feeds/{feed['id']}/resolve", {"data": {"type": "dataset:note_feeds", "id": feed["id"]}},
+           "NoteFeedResolved", "ResolveRequest")
+    rpc = [{"jsonrpc": "2.0", "method": "create", "id": 1, "params": {
+               "entry_id": second["id"], "dimensions": {"x": 5, "y": 5, "w": 20, "h": 20},
+               "annotation": {"label": "nest"}}},
+           {"jsonrpc": "2.0", "method": "index", "id": 2, "params": {"filter": {"entry_id": second["id"]}}},
+           {"jsonrpc": "2.0", "method": "delete", "id": 3, "params": {"id": annotation["id"]}},
+           {"jsonrpc": "2.0", "method": "shout", "id": 4, "params": {}}]
+    s.call("POST", "/annotations/_rpc", rpc, "RpcBatchReplies", "RpcBatchRequest", content_type="application/json")
+    for name in [n for n in s.examples if n.startswith("SecondEntry")]:
+        del s.examples[name]
+
+
+def normalised(examples):
+    """Fixed ids (in order of appearance), timestamps and versions, so that runs agree."""
+    text, ids = json.dumps(examples), {}
+
+    def fixed(match):
+        ids.setdefault(match.group(0), f"0193a1b2-{len(ids) + 1:04x}-7000-8000-000000000000")
+        return ids[match.group(0)]
+
+    text = UUID.sub(fixed, text)
+    text = STAMP.sub("2026-11-28T13:53:00.123456Z", text)
+    return json.loads(text)
+
+
+def render(examples):
+    lines = []
+    for name in sorted(examples):
+        value = json.dumps(examples[name], ensure_ascii=False)
+        lines += [f"    {name}:", f"      summary: {name} (from a real session)", f"      value: {value}"]
+    return "\n".join(lines)
+
+
+def collect():
+    from dataset_api.app import create_app
+    from dataset_api.auth import tokens
+    from dataset_api.config import Config
+    from dataset_api.db import db
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Config(data_dir=tmp, jwt_secret=SECRET, validate_responses=True)
+        app = create_app(config)
+        token = tokens.issue(SECRET, account_id=1, email="admin@example.com", role="admin")
+        try:
+            with app.test_client() as client:
+                session = Session(client, token)
+                first_session(session)
+        finally:
+            db.obj.close_all()
+    return normalised(session.examples)
+
+
+def rewrite(text, block):
+    return re.sub(r"^  # BEGIN examples\n.*?^  # END examples\n",
+                  lambda _: f"  # BEGIN examples\n{block}\n  # END examples\n", text, flags=re.M | re.S)
+
+
+def main(argv):
+    path = ROOT / "openapi.yaml"
+    text = path.read_text()
+    new = rewrite(text, render(collect()))
+    yaml.safe_load(new)
+    if "--check" in argv:
+        return 0 if new == text else 1
+    path.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
