@@ -103,7 +103,7 @@ class Gatekeeper:
             raise ApiError("The server answers with application/vnd.api+json only.", status=406)
         if scope.get("query_string"):
             scope = dict(scope, query_string=normalise(scope["query_string"]))
-        return scope
+        return _as_jsonapi_body(scope)
 
     async def _read_body(self, scope, receive):
         headers = dict(scope["headers"])
@@ -138,6 +138,18 @@ class Gatekeeper:
             return {"type": "http.request", "body": raw, "more_body": False}
 
         return replay
+
+
+def _as_jsonapi_body(scope):
+    """Relabel an ``application/json`` body as ``application/vnd.api+json`` (parameters kept):
+    the spec declares one media type per body, as generated clients need, and DESIGN §3 accepts both."""
+    headers = []
+    for key, value in scope["headers"]:
+        if key == b"content-type" and value.split(b";")[0].strip().lower() == b"application/json":
+            value = b"application/vnd.api+json" + value[value.index(b";"):] if b";" in value \
+                else b"application/vnd.api+json"
+        headers.append((key, value))
+    return dict(scope, headers=headers)
 
 
 def _accepts(part, path):
