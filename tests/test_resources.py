@@ -199,6 +199,20 @@ def test_whole_fetched_document_sent_back_is_accepted(api, world, res):
     assert stable(resp.json()["data"]["attributes"]) == stable(fetched["data"]["attributes"])
 
 
+INCLUDE = {"projects": "datasets", "project_members": "project", "datasets": "project", "entries": "dataset",
+           "annotations": "entry", "note_feeds": "entry", "note_comments": "note_feed"}
+
+
+@pytest.mark.parametrize("res", RESOURCES)
+def test_fetched_document_with_included_sent_back_is_accepted(api, world, res):
+    """``included`` and the parent relationships (set on create) are ignored as well."""
+    fetched = api.get(f"{url(res, world[res])}?included={INCLUDE[res]}").json()
+    assert fetched.get("included"), fetched
+    resp = api.patch(url(res, world[res]), fetched)
+    assert resp.status_code == 200, resp.text
+    assert stable(resp.json()["data"]["attributes"]) == stable(fetched["data"]["attributes"])
+
+
 @pytest.mark.parametrize("res", RESOURCES)
 def test_delete_answers_204_then_the_record_is_gone(api, world, res):
     target = api.create(res, **new_attributes(res, world))
