@@ -10,13 +10,14 @@ first session. Needs node and npm; without them the test is skipped, unless ``CI
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from dataset_api.auth import tokens
 from tests.live import SECRET, Server
 
-CLIENTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "clients", "typescript")
+CLIENTS_DIR = Path(__file__).resolve().parent.parent / "clients" / "typescript"
 NPM_CI_TIMEOUT = 600
 E2E_TIMEOUT = 600
 
@@ -40,7 +41,7 @@ def test_generated_typescript_clients_drive_the_first_session(tmp_path):
         pytest.skip(message)
 
     env = {k: v for k, v in os.environ.items() if k not in ("DATASET_API_URL", "DATASET_API_TOKEN")}
-    if not os.path.isdir(os.path.join(CLIENTS_DIR, "node_modules")):
+    if not (CLIENTS_DIR / "node_modules").is_dir():
         result = _npm(["ci", "--no-audit", "--no-fund"], env, NPM_CI_TIMEOUT)
         assert result.returncode == 0, f"npm ci failed ({result.returncode}):\n{result.stdout}"
 
