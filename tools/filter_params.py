@@ -15,6 +15,9 @@ Run after changing an attribute:  python tools/filter_params.py
 import re
 import sys
 from pathlib import Path
+from urllib.parse import quote
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -24,9 +27,17 @@ from dataset_api.resources import RESOURCES, filter_keys  # noqa: E402
 INT = r"[-+]?[0-9]{1,18}"
 NUMBER = r"[-+]?[0-9]{1,15}([.][0-9]{1,15})?"
 
+# Every schema-valid query string must fit the request target the server serves (64 KiB, see
+# dataset_api/middleware.py), so each index's text-valued filters share what is left of it once the
+# fixed parameters and the resource's own 1,000-id list are counted: each gets the largest LADDER
+# step that fits. Counted in bytes of ASCII text, as a client sends it percent-encoded.
+TARGET_BYTES = 64 * 1024 - 512  # the path and some slack
+LADDER = (4096, 2048, 1536, 1024, 768, 512, 384, 256, 192, 128, 96, 64)
+LIMITS = {}
+
 BOOL = "{type: string, enum: ['true', 'false', '1', '0', 'yes', 'no', 't', 'f']}"
 SCHEMAS = {
-    "id": "{type: string, maxLength: 255}",
+    "id": "{type: string, maxLength: 4096}",
     "string": "{type: string, maxLength: 4096}",
     "integer": "{type: integer, format: int64, minimum: -9223372036854775807, "
                "maximum: 9223372036854775807}",
@@ -54,24 +65,39 @@ def describe(name, op, kind):
     return f"{name} {WORDS[op]}"
 
 
-def schema(op, kind):
+def schema(op, kind, limit, own_id=False):
+    """The schema of one filter value; ``limit`` bounds its text (see ``budget``)."""
     if op == "exists" or kind == "boolean":
         return BOOL
+    if own_id and op == "in":  # the resource's own ids: a list of up to 1,000
+        if kind == "integer":
+            return _list(INT, 1000, 19 * 1000 + 999)
+        return (f"{{type: string, maxLength: {36 * 1000 + 999}, description: 'comma-separated list of up"
+                f" to 1,000 ids'}}")
     if kind in ("integer", "integer_list") and op == "in" or kind == "integer_list":
-        return f"{{type: string, pattern: '^{INT}(,{INT})*$', description: comma-separated list}}"
+        return _list(INT, max(1, limit // 20), limit)
     if op == "in" and kind == "number":
-        return f"{{type: string, pattern: '^{NUMBER}(,{NUMBER})*$', description: comma-separated list}}"
+        return _list(NUMBER, max(1, limit // 32), limit)
     if op == "in" and kind == "timestamp":
-        return ("{type: string, minLength: 1, format: date-time-list,"
+        return (f"{{type: string, minLength: 1, maxLength: {limit}, format: date-time-list,"
                 " description: comma-separated RFC 3339 list (at least one)}")
     if op == "in":
-        return "{type: string, maxLength: 8192, description: comma-separated list}"
+        return f"{{type: string, maxLength: {limit}, description: comma-separated list}}"
+    if kind in ("id", "string", "object", "array"):
+        return SCHEMAS[kind].replace("maxLength: 4096", f"maxLength: {min(limit, 255) if kind == 'id' else limit}")
     return SCHEMAS[kind]
 
 
+def _list(item, count, length):
+    return (f"{{type: string, maxLength: {length}, pattern: '^{item}(,{item}){{0,{count - 1}}}$',"
+            f" description: comma-separated list of up to {count}}}")
+
+
 def names_pattern(names, sign=""):
+    """A comma list of ``names``, each at most once in length: maxLength is all of them, signed."""
     alt = "|".join(names)
-    return f"'^{sign}({alt})(,{sign}({alt}))*$'"
+    longest = len(",".join(f"{sign and '-'}{n}" for n in names))
+    return f"'^{sign}({alt})(,{sign}({alt}))*$', maxLength: {longest}"
 
 
 def sort_param(resource, indent):
@@ -102,13 +128,47 @@ def fields_types(indent):
     return lines
 
 
-def block(resource, indent):
+def block(resource, indent, limit=None):
+    limit = limit or LIMITS.get(resource.name, LADDER[0])
     lines = [sort_param(resource, indent), fields_param(resource, indent)]
     for key, (name, op, kind) in filter_keys(resource).items():
         text = describe(name, op, kind).replace('"', "'")
         lines.append(f'{indent}- {{name: "filter[{key}]", in: query, description: "{text}", '
-                     f"schema: {schema(op, kind)}}}")
+                     f"schema: {schema(op, kind, limit, own_id=name == 'id')}}}")
     return lines
+
+
+def worst_value(schema):
+    """The longest text a schema-valid value can take (bytes, ASCII)."""
+    if "enum" in schema:
+        return max(len(quote(str(v), safe="")) for v in schema["enum"])
+    if schema.get("type") == "array":
+        return schema.get("maxItems", 1000) * (worst_value(schema["items"]) + 3)
+    if schema.get("type") in ("integer", "number"):
+        return 24
+    if schema.get("format") == "date-time":
+        return 48
+    return schema["maxLength"]  # every other query value is bounded
+
+
+def worst_query(params):
+    return sum(len(quote(p["name"], safe="")) + 2 + worst_value(p["schema"]) for p in params)
+
+
+def budget(text):
+    """Pick each resource's LIMITS step: the largest whose worst index query string fits."""
+    doc = yaml.safe_load(text)
+    components = doc["components"]["parameters"]
+    for resource in RESOURCES.values():
+        fixed = [components[p["$ref"].rsplit("/", 1)[1]] for p in doc["paths"][f"/{resource.name}"]["get"]
+                 ["parameters"] if "$ref" in p]
+        for limit in LADDER:
+            generated = yaml.safe_load("\n".join(block(resource, "", limit)))
+            if worst_query(fixed) + worst_query(generated) <= TARGET_BYTES:
+                LIMITS[resource.name] = limit
+                break
+        else:
+            raise SystemExit(f"{resource.name}: no filter limit fits {TARGET_BYTES} bytes")
 
 
 def render(text):
@@ -135,6 +195,7 @@ def render(text):
 def main(argv):
     path = ROOT / "openapi.yaml"
     text = path.read_text()
+    budget(render(text))  # the fixed parameters as generated, then the filters' share
     new = render(text)
     if "--check" in argv:
         return 0 if new == text else 1
