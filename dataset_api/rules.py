@@ -155,14 +155,14 @@ def note_feed_create(resource, values, user):
     pointer = "/data/attributes/annotation_id"
     if values["anchor_type"] == "annotation":
         if values.get("annotation_id") is None:
-            raise Invalid("annotation_id is required when anchor_type is 'annotation'.",
-                          pointer=pointer, code="required")
+            raise Conflict("annotation_id is required when anchor_type is 'annotation'.",
+                           pointer=pointer, code="anchor_mismatch")
         annotation = _parent(resource, values, "annotation")
         if annotation.entry_id != values["entry_id"]:
             raise Invalid("The annotation belongs to another entry.", pointer=pointer)
     elif values.get("annotation_id") is not None:
-        raise Invalid("annotation_id is only allowed when anchor_type is 'annotation'.",
-                      pointer=pointer)
+        raise Conflict("annotation_id is only allowed when anchor_type is 'annotation'.",
+                       pointer=pointer, code="anchor_mismatch")
     values["created_by_email"] = user.email
 
 

@@ -502,10 +502,12 @@ def test_missing_parent_given_as_relationship_points_at_it(api, world):
     assert source(resp, 404) == {"pointer": "/data/relationships/dataset"}
 
 
-def test_parent_attribute_and_relationship_that_disagree_are_422(api, world):
+def test_parent_attribute_and_relationship_that_disagree_are_409(api, world):
+    """The schema cannot say that two members must be equal: naming two parents is a conflict."""
     other = api.create("datasets", **new_attributes("datasets", world))
     body = envelope("entries", {"dataset_id": world["datasets"]["id"], "resource": "r.png"},
                     relationships={"dataset": link("datasets", other["id"])})
     resp = api.post("/entries", body)
-    assert source(resp, 422)["pointer"].startswith("/data/relationships/dataset")
+    assert source(resp, 409)["pointer"].startswith("/data/relationships/dataset")
+    assert resp.json()["errors"][0]["code"] == "parent_mismatch"
     assert ids(api.get("/entries")) == {e["id"] for e in world["all_entries"]}

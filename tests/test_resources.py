@@ -487,10 +487,11 @@ def test_note_feed_annotation_given_as_relationship(api, world):
     assert resp.json()["data"]["attributes"]["annotation_id"] == world["annotations"]["id"]
 
 
-def test_note_feed_annotation_anchor_without_annotation_id_is_422(api, world):
+def test_note_feed_annotation_anchor_without_annotation_id_is_409(api, world):
     resp = api.post("/note_feeds", envelope("note_feeds", {
         "entry_id": world["entries"]["id"], "anchor_type": "annotation", "content_md": "Where?"}))
-    assert resp.status_code == 422, resp.text
+    assert resp.status_code == 409, resp.text
+    assert resp.json()["errors"][0]["code"] == "anchor_mismatch"
     assert resp.json()["errors"][0]["source"] == {"pointer": "/data/attributes/annotation_id"}
     assert ids(api.get("/note_feeds")) == {world["note_feeds"]["id"]}
 
@@ -504,11 +505,12 @@ def test_note_feed_annotation_of_another_entry_is_422(api, world):
     assert resp.json()["errors"][0]["source"] == {"pointer": "/data/attributes/annotation_id"}
 
 
-def test_note_feed_entry_anchor_with_annotation_id_is_422(api, world):
+def test_note_feed_entry_anchor_with_annotation_id_is_409(api, world):
     resp = api.post("/note_feeds", envelope("note_feeds", {
         "entry_id": world["entries"]["id"], "anchor_type": "entry",
         "annotation_id": world["annotations"]["id"], "content_md": "Mixed"}))
-    assert resp.status_code == 422, resp.text
+    assert resp.status_code == 409, resp.text
+    assert resp.json()["errors"][0]["code"] == "anchor_mismatch"
     assert resp.json()["errors"][0]["source"] == {"pointer": "/data/attributes/annotation_id"}
 
 
