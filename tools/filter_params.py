@@ -37,8 +37,8 @@ LIMITS = {}
 
 BOOL = "{type: string, enum: ['true', 'false', '1', '0', 'yes', 'no', 't', 'f']}"
 SCHEMAS = {
-    "id": "{type: string, maxLength: 4096}",
-    "string": "{type: string, maxLength: 4096}",
+    "id": "{type: string, maxLength: 4096, pattern: '^[^\\x00]*$'}",
+    "string": "{type: string, maxLength: 4096, pattern: '^[^\\x00]*$'}",
     "integer": "{type: integer, format: int64, minimum: -9223372036854775807, "
                "maximum: 9223372036854775807}",
     "number": "{type: number}",
@@ -82,9 +82,11 @@ def schema(op, kind, limit, own_id=False):
         return (f"{{type: string, minLength: 1, maxLength: {limit}, format: date-time-list,"
                 " description: comma-separated RFC 3339 list (at least one)}")
     if op == "in":
-        return f"{{type: string, maxLength: {limit}, description: comma-separated list}}"
+        return (f"{{type: string, maxLength: {limit}, pattern: '^[^\\x00]*$',"
+                " description: comma-separated list}")
     if kind in ("id", "string", "object", "array"):
-        return SCHEMAS[kind].replace("maxLength: 4096", f"maxLength: {min(limit, 255) if kind == 'id' else limit}")
+        length = min(limit, 255) if kind == "id" else limit
+        return SCHEMAS[kind].replace("maxLength: 4096", f"maxLength: {length}")
     return SCHEMAS[kind]
 
 

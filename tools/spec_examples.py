@@ -34,8 +34,9 @@ class Session:
 
     def call(self, method, path, body=None, name=None, request_name=None, status=200, content_type=MEDIA):
         headers = dict(self.headers, **({"Content-Type": content_type} if body is not None else {}))
-        resp = self.client.request(method, path, headers=headers,
-                                   content=None if body is None else json.dumps(body))
+        resp = self.client.request(
+            method, path, headers=headers, content=None if body is None else json.dumps(body)
+        )
         if resp.status_code != status:
             sys.exit(f"{method} {path} -> {resp.status_code}: {resp.text}")
         if request_name:
@@ -58,59 +59,154 @@ class Session:
 
 def first_session(s):
     """The README's first session, one example per body and answer."""
-    project = s.create("projects", "Project", {"name": "Birds", "description": "Bird photos from the 2026 survey.",
-                                               "organization_id": 1})
+    project = s.create(
+        "projects",
+        "Project",
+        {"name": "Birds", "description": "Bird photos from the 2026 survey.", "organization_id": 1},
+    )
     s.update("projects", "Project", project, {"description": "Bird photos from the 2026 spring survey."})
-    member = s.create("project_members", "ProjectMember", {
-        "project_id": project["id"], "account_id": 7, "name": "Ada Annotator", "email": "ada@example.com",
-        "role": "annotator"})
+    member = s.create(
+        "project_members",
+        "ProjectMember",
+        {
+            "project_id": project["id"],
+            "account_id": 7,
+            "name": "Ada Annotator",
+            "email": "ada@example.com",
+            "role": "annotator",
+        },
+    )
     s.update("project_members", "ProjectMember", member, {"name": "Ada A. Annotator"})
-    dataset = s.create("datasets", "Dataset", {
-        "project_id": project["id"], "name": "Photos", "modality": "image", "labels": ["bird", "nest"],
-        "labeling_configuration": {"categories": [{"id": "bird", "label": "Bird"}, {"id": "nest", "label": "Nest"}]},
-        "workflow_configuration": {"type": "simple_review", "sample_rate": 1}})
+    dataset = s.create(
+        "datasets",
+        "Dataset",
+        {
+            "project_id": project["id"],
+            "name": "Photos",
+            "modality": "image",
+            "labels": ["bird", "nest"],
+            "labeling_configuration": {
+                "categories": [{"id": "bird", "label": "Bird"}, {"id": "nest", "label": "Nest"}]
+            },
+            "workflow_configuration": {"type": "simple_review", "sample_rate": 1},
+        },
+    )
     s.update("datasets", "Dataset", dataset, {"labels": ["bird", "nest", "egg"]})
-    entry = s.create("entries", "Entry", {"dataset_id": dataset["id"], "resource": "s3://birds/0001.jpg",
-                                          "priority": 5, "job_id": "upload-2026-11-28"})
+    entry = s.create(
+        "entries",
+        "Entry",
+        {
+            "dataset_id": dataset["id"],
+            "resource": "s3://birds/0001.jpg",
+            "priority": 5,
+            "job_id": "upload-2026-11-28",
+        },
+    )
     s.update("entries", "Entry", entry, {"priority": 9})
-    annotation = s.create("annotations", "Annotation", {
-        "entry_id": entry["id"], "dimensions": {"x": 10, "y": 20, "w": 50, "h": 40},
-        "annotation": {"label": "bird"}, "metadata": {"tool": "box"}})
+    annotation = s.create(
+        "annotations",
+        "Annotation",
+        {
+            "entry_id": entry["id"],
+            "dimensions": {"x": 10, "y": 20, "w": 50, "h": 40},
+            "annotation": {"label": "bird"},
+            "metadata": {"tool": "box"},
+        },
+    )
     s.update("annotations", "Annotation", annotation, {"annotation": {"label": "bird", "species": "robin"}})
-    feed = s.create("note_feeds", "NoteFeed", {"entry_id": entry["id"], "anchor_type": "entry",
-                                                "content_md": "Is this a **robin** or a finch?"})
+    feed = s.create(
+        "note_feeds",
+        "NoteFeed",
+        {"entry_id": entry["id"], "anchor_type": "entry", "content_md": "Is this a **robin** or a finch?"},
+    )
     s.update("note_feeds", "NoteFeed", feed, {"content_md": "Is this a **robin** or a chaffinch?"})
-    comment = s.create("note_comments", "NoteComment", {"note_feed_id": feed["id"], "content_md": "A robin: see the red breast."})
+    comment = s.create(
+        "note_comments",
+        "NoteComment",
+        {"note_feed_id": feed["id"], "content_md": "A robin: see the red breast."},
+    )
     s.update("note_comments", "NoteComment", comment, {"content_md": "A robin: see the orange-red breast."})
-    for res, name in (("projects", "Project"), ("project_members", "ProjectMember"), ("datasets", "Dataset"),
-                      ("annotations", "Annotation"), ("note_feeds", "NoteFeed"), ("note_comments", "NoteComment")):
+    for res, name in (
+        ("projects", "Project"),
+        ("project_members", "ProjectMember"),
+        ("datasets", "Dataset"),
+        ("annotations", "Annotation"),
+        ("note_feeds", "NoteFeed"),
+        ("note_comments", "NoteComment"),
+    ):
         s.collection(res, name, "count=true&page[size]=10")
-    s.collection("entries", "Entry", f"filter[dataset_id]={dataset['id']}&sort=-priority&count=true&page[size]=10")
+    s.collection(
+        "entries", "Entry", f"filter[dataset_id]={dataset['id']}&sort=-priority&count=true&page[size]=10"
+    )
     workflow(s, project, dataset, entry, annotation, feed)
 
 
 def workflow(s, project, dataset, entry, annotation, feed):
-    s.call("PATCH", f"/entries/{entry['id']}/assign", {"data": {"attributes": {"assigned_to_id": 7}}},
-           "EntryAssigned", "AssignRequest")
+    s.call(
+        "PATCH",
+        f"/entries/{entry['id']}/assign",
+        {"data": {"attributes": {"assigned_to_id": 7}}},
+        "EntryAssigned",
+        "AssignRequest",
+    )
     s.call("PATCH", f"/entries/{entry['id']}/assign", {"data": {"attributes": {"assigned_to_id": None}}})
     s.call("GET", f"/entries/next?filter[dataset_id]={dataset['id']}", name="EntryClaimed")
     s.call("GET", f"/entries/{entry['id']}/select", name="EntrySelected")
-    s.call("POST", f"/entries/{entry['id']}/submit", {"data": {"attributes": {}}}, "EntrySubmitted", "SubmitRequest")
-    s.call("POST", f"/entries/{entry['id']}/submit", {"data": {"attributes": {"approved": True}}},
-           "EntryReviewed", "ReviewRequest")
-    second = s.create("entries", "SecondEntry", {"dataset_id": dataset["id"], "resource": "s3://birds/0002.jpg"})
+    s.call(
+        "POST",
+        f"/entries/{entry['id']}/submit",
+        {"data": {"attributes": {}}},
+        "EntrySubmitted",
+        "SubmitRequest",
+    )
+    s.call(
+        "POST",
+        f"/entries/{entry['id']}/submit",
+        {"data": {"attributes": {"approved": True}}},
+        "EntryReviewed",
+        "ReviewRequest",
+    )
+    second = s.create(
+        "entries", "SecondEntry", {"dataset_id": dataset["id"], "resource": "s3://birds/0002.jpg"}
+    )
     s.call("GET", f"/entries/{second['id']}/select")
-    s.call("POST", f"/entries/{second['id']}/error", {"data": {"attributes": {"message": "The file is corrupt."}}},
-           "EntryErrored", "ErrorRequest")
-    s.call("POST", f"/note_feeds/{feed['id']}/resolve", {"data": {"type": "dataset:note_feeds", "id": feed["id"]}},
-           "NoteFeedResolved", "ResolveRequest")
-    rpc = [{"jsonrpc": "2.0", "method": "create", "id": 1, "params": {
-               "entry_id": second["id"], "dimensions": {"x": 5, "y": 5, "w": 20, "h": 20},
-               "annotation": {"label": "nest"}}},
-           {"jsonrpc": "2.0", "method": "index", "id": 2, "params": {"filter": {"entry_id": second["id"]}}},
-           {"jsonrpc": "2.0", "method": "delete", "id": 3, "params": {"id": annotation["id"]}},
-           {"jsonrpc": "2.0", "method": "shout", "id": 4, "params": {}}]
-    s.call("POST", "/annotations/_rpc", rpc, "RpcBatchReplies", "RpcBatchRequest", content_type="application/json")
+    s.call(
+        "POST",
+        f"/entries/{second['id']}/error",
+        {"data": {"attributes": {"message": "The file is corrupt."}}},
+        "EntryErrored",
+        "ErrorRequest",
+    )
+    s.call(
+        "POST",
+        f"/note_feeds/{feed['id']}/resolve",
+        {"data": {"type": "dataset:note_feeds", "id": feed["id"]}},
+        "NoteFeedResolved",
+        "ResolveRequest",
+    )
+    rpc = [
+        {
+            "jsonrpc": "2.0",
+            "method": "create",
+            "id": 1,
+            "params": {
+                "entry_id": second["id"],
+                "dimensions": {"x": 5, "y": 5, "w": 20, "h": 20},
+                "annotation": {"label": "nest"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "index", "id": 2, "params": {"filter": {"entry_id": second["id"]}}},
+        {"jsonrpc": "2.0", "method": "delete", "id": 3, "params": {"id": annotation["id"]}},
+        {"jsonrpc": "2.0", "method": "shout", "id": 4, "params": {}},
+    ]
+    s.call(
+        "POST",
+        "/annotations/_rpc",
+        rpc,
+        "RpcBatchReplies",
+        "RpcBatchRequest",
+        content_type="application/json",
+    )
     for name in [n for n in s.examples if n.startswith("SecondEntry")]:
         del s.examples[name]
 
@@ -156,8 +252,12 @@ def collect():
 
 
 def rewrite(text, block):
-    return re.sub(r"^  # BEGIN examples\n.*?^  # END examples\n",
-                  lambda _: f"  # BEGIN examples\n{block}\n  # END examples\n", text, flags=re.M | re.S)
+    return re.sub(
+        r"^  # BEGIN examples\n.*?^  # END examples\n",
+        lambda _: f"  # BEGIN examples\n{block}\n  # END examples\n",
+        text,
+        flags=re.M | re.S,
+    )
 
 
 def main(argv):
