@@ -13,6 +13,7 @@ from dataset_api.config import Config
 # Request targets: the app refuses those over middleware.MAX_TARGET_BYTES (64 KiB) with a JSON:API
 # 414; a worker buffers at most URL_BUFFER_BYTES of one before answering that 414 itself.
 URL_BUFFER_BYTES = 1024 * 1024
+LINGER_BYTES, LINGER_SECONDS = 16 * 1024 * 1024, 2  # after refusing, read on (and drop) at most
 PARSE_URL_MAX = 2**16 - 1  # httptools.parse_url refuses longer URLs (its offsets are 16-bit)
 _ABSOLUTE_FORM = re.compile(rb"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 
@@ -23,9 +24,11 @@ def worker_class():
 
     uvicorn (httptools, which it picks when installed, as ``uvicorn[standard]`` does) answers a
     request it cannot parse with ``400 text/plain "Invalid HTTP request received."``, and a target
-    over 65,535 bytes is one of them. This protocol hands targets up to URL_BUFFER_BYTES to the
-    app, whose Gatekeeper answers 414 as JSON:API past 64 KiB, answers that 414 itself past the
-    buffer (without reading on), and words every other parse failure as a JSON:API 400.
+    over 65,535 bytes is one of them (httptools.parse_url's limit). This protocol hands targets up
+    to URL_BUFFER_BYTES to the app, whose Gatekeeper answers 414 as JSON:API past 64 KiB; past the
+    buffer it answers that 414 itself, and every other parse failure as a JSON:API 400, then drops
+    what the client still sends for a moment, so that closing does not reset the connection before
+    the client has read the answer.
     """
     from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
     from uvicorn_worker import UvicornWorker
@@ -35,6 +38,14 @@ def worker_class():
 
     class Protocol(HttpToolsProtocol):
         refusal = None
+        lingering = None  # bytes read and dropped since a refusal was sent
+
+        def data_received(self, data):
+            if self.lingering is None:
+                return super().data_received(data)
+            self.lingering += len(data)  # drain what the client is still sending, so that
+            if self.lingering > LINGER_BYTES:  # closing does not reset the connection before
+                self.transport.close()  # it has read the answer
 
         def on_message_begin(self):
             super().on_message_begin()
@@ -43,7 +54,7 @@ def worker_class():
         def on_url(self, url):
             super().on_url(url)
             if len(self.url) > URL_BUFFER_BYTES:
-                self.refusal = middleware.too_long(len(self.url), exact=False)
+                self.refusal = middleware.too_long(URL_BUFFER_BYTES, exact=False)
                 raise ValueError("request target too long")  # the parser stops: send_400_response
 
         def on_headers_complete(self):
@@ -66,7 +77,7 @@ def worker_class():
             self.scope["query_string"] = query
 
         def send_400_response(self, msg):
-            exc = self.refusal or ApiError(f"{msg} (malformed HTTP/1.1).", status=400)
+            exc = self.refusal or ApiError("Malformed HTTP/1.1 request.", status=400)
             body, media = middleware.error_payload(
                 exc, rpc=(self.url or b"").startswith(middleware.RPC_PATH.encode()))
             content = [STATUS_LINE[exc.status]]
@@ -76,7 +87,11 @@ def worker_class():
                             b"content-length: ", str(len(body)).encode(), b"\r\n",
                             b"connection: close\r\n\r\n", body])
             self.transport.write(b"".join(content))
-            self.transport.close()
+            if not self.transport.can_write_eof():
+                return self.transport.close()
+            self.transport.write_eof()
+            self.lingering = 0
+            self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     class Worker(UvicornWorker):
         CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "http": Protocol}

@@ -177,10 +177,13 @@ def _check_body(content_type, raw, parse=True):
         raise ApiError("The body is not valid UTF-8.", status=400, pointer="", code="parse_error") from None
     try:  # text the database cannot store is refused where it is used (jsonapi/body.py), so
         # that members the server ignores (meta, links) never are a reason to refuse a body
-        values.loads(text, check_text=False)
+        document = values.loads(text, check_text=False)
     except ValueError as exc:
         raise ApiError(f"The body is not valid JSON: {exc}.", status=400, pointer="",
                        code="parse_error") from None
+    if document is None:  # JSON null would pass for "no body"; a JSON:API document is an object
+        raise ApiError("The body is null; a JSON:API document is a JSON object.", status=422,
+                       pointer="")
 
 
 class RequestLog:

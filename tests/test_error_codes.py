@@ -70,6 +70,7 @@ def test_an_outage_is_503_with_retry_after(api, monkeypatch):
 
     monkeypatch.setattr(permissions, "current_user", down)
     monkeypatch.setattr("dataset_api.crud.current_user", down)
-    resp = api.post("/projects", {"data": {"type": "projects", "attributes": {"name": "x", "organization_id": 1}}})
+    body = {"data": {"type": "projects", "attributes": {"name": "x", "organization_id": 1}}}
+    resp = api.post("/projects", body)
     assert error(resp, 503)["code"] == "unavailable"
     assert int(resp.headers["Retry-After"]) >= 1

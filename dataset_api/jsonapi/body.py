@@ -46,7 +46,8 @@ def attributes(resource, data, *, creating):
         value = linkage.get("id") if isinstance(linkage, dict) else None
         _storable(value, f"{pointer}/data/id")
         if parent.attr in out and value is not None and str(out[parent.attr]) != str(value):
-            raise Invalid(f"'{parent.attr}' and relationship '{name}' disagree.", pointer=pointer)
+            raise Conflict(f"'{parent.attr}' and relationship '{name}' disagree.", pointer=pointer,
+                           code="parent_mismatch")
         if value is not None:
             out.setdefault(parent.attr, value)
     if creating:
@@ -60,10 +61,12 @@ def attributes(resource, data, *, creating):
 @contextmanager
 def pointing_at(resource, data):
     """Make errors about a parent given only as a relationship point at that relationship."""
+    relationships, attributes = data.get("relationships"), data.get("attributes")
+    relationships = relationships if isinstance(relationships, dict) else {}
+    attributes = attributes if isinstance(attributes, dict) else {}
     moved = {f"/data/attributes/{parent.attr}": f"/data/relationships/{name}"
              for name, parent in resource.parents.items()
-             if name in (data.get("relationships") or {})
-             and parent.attr not in (data.get("attributes") or {})}
+             if name in relationships and parent.attr not in attributes}
     try:
         yield
     except ApiError as exc:

@@ -33,10 +33,20 @@ def to_number(text):
     return value
 
 
+_LEAP_SECOND = re.compile(r"^(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:)60(?:[.,]\d+)?")
+
+
 def to_timestamp(text):
-    """Parse RFC 3339 / ISO 8601 (a date alone means midnight UTC); return naive UTC."""
+    """Parse RFC 3339 / ISO 8601 (a date alone means midnight UTC); return naive UTC.
+
+    A leap second (``23:59:60``, which RFC 3339 allows and no database column holds) is read as
+    the last microsecond before it."""
+    text = text.strip().replace("z", "Z")
+    leap = _LEAP_SECOND.match(text)
+    if leap:
+        text = f"{leap.group(1)}59.999999{text[leap.end():]}"
     try:
-        value = datetime.fromisoformat(text.strip().replace("z", "Z"))
+        value = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError("expected an RFC 3339 timestamp such as 2026-11-28T13:53:00Z") from None
     if value.tzinfo is not None:
@@ -132,7 +142,7 @@ def render_timestamp(value):
         return None
     if isinstance(value, str):  # SQLite may hand back text for computed columns
         value = datetime.fromisoformat(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{value.year:04d}-{value:%m-%dT%H:%M:%S.%f}Z"  # %Y does not pad years before 1000
 
 
 def _unstorable(text):
