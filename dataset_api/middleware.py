@@ -8,7 +8,7 @@ import logging
 import time
 import uuid
 
-from dataset_api.errors import MEDIA_TYPE, TITLES, ApiError, error_body, error_object
+from dataset_api.errors import MEDIA_TYPE, ApiError, error_body, error_object
 from dataset_api.jsonapi import values
 from dataset_api.jsonapi.querystring import normalise
 
@@ -34,10 +34,8 @@ def target_length(scope):
 def too_long(length, exact=True):
     """The 414 for a request target of ``length`` bytes (more, unless ``exact``)."""
     size = f"{length} bytes" if exact else f"over {length} bytes"
-    exc = ApiError(f"The request target is {size}; at most {MAX_TARGET_BYTES} (64 KiB) are "
-                   f"served. Filter on fewer values per request.", status=414, code="uri_too_long")
-    exc.errors[0]["title"] = TITLES.get(414, "URI Too Long")
-    return exc
+    return ApiError(f"The request target is {size}; at most {MAX_TARGET_BYTES} (64 KiB) are "
+                    f"served. Filter on fewer values per request.", status=414)
 
 
 def error_payload(exc, rpc=False):
