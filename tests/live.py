@@ -98,6 +98,13 @@ class Server:
             return []
         return [int(pid) for pid in children.split()]
 
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
     def stop(self):
         """Terminate the master (it stops its workers), kill it if it lingers, then any orphan."""
         if self.proc is None:

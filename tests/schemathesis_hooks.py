@@ -1,25 +1,20 @@
 """Schemathesis hooks for runs against the served document (``SCHEMATHESIS_HOOKS=tests.schemathesis_hooks
 st run http://HOST/openapi.json ...``; tests/test_outside_contract.py does exactly that).
 
-They teach the tool the media types and string formats openapi.yaml uses beyond plain JSON, so that
+They teach the tool the media types openapi.yaml uses beyond plain JSON, so that
 every operation is generated and checked instead of skipped as "serialization not possible":
 - request bodies: ``application/vnd.api+json`` is JSON; ``application/x-ndjson`` is one JSON value
   per line; ``text/csv`` is a header line and one row per object (DESIGN §10's import formats);
-- responses: NDJSON and CSV are read back for the response checks (YAML and JSON are built in);
-- ``format: json-object`` (JSON filter values in the query string, such as
-  ``filter[metadata]={"k":"v"}``) is JSON object text, and ``format: date-time-list`` a comma list
-  of RFC 3339 timestamps.
-Nothing here narrows what the document allows: each strategy draws from everything its format
-means (strings in JSON text hold no U+0000, which the document refuses: 400).
+- responses: NDJSON and CSV are read back for the response checks (YAML and JSON are built in).
+The document uses no custom string format: JSON filter values are ``content: application/json``
+parameters and timestamp lists are ``style: form, explode: false`` arrays, which the tool knows.
 """
 
 import csv
 import io
 import json
-from datetime import UTC
 
 import schemathesis
-from hypothesis import strategies as st
 
 # --- request bodies --------------------------------------------------------------------------------
 
@@ -64,18 +59,3 @@ def read_ndjson(ctx, response):
 @schemathesis.deserializer("text/csv")
 def read_csv(ctx, response):
     return list(csv.DictReader(io.StringIO(response.content.decode("utf-8"))))
-
-
-# --- string formats of query values ----------------------------------------------------------------
-
-_text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=20)
-_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | _text | \
-    st.floats(allow_nan=False, allow_infinity=False)
-_json = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=3)
-                     | st.dictionaries(_text, inner, max_size=3), max_leaves=8)
-
-schemathesis.openapi.format("json-object", st.dictionaries(_text, _json, max_size=4).map(json.dumps))
-schemathesis.openapi.format(
-    "date-time-list",
-    st.lists(st.datetimes(timezones=st.just(UTC)), min_size=1, max_size=5)
-    .map(lambda ds: ",".join(d.isoformat().replace("+00:00", "Z") for d in ds)))

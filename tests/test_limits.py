@@ -147,12 +147,8 @@ def test_rpc_route_answers_414_as_json_rpc():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("limits"), "", workers=1)
-    srv.start()
-    try:
+    with Server(tmp_path_factory.mktemp("limits"), "", workers=1) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")

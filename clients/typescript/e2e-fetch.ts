@@ -119,6 +119,17 @@ run('openapi-fetch', async (log) => {
   }), 200).data;
   expectEqual('dataset workflow_configuration', reviewed.attributes.workflow_configuration, { type: 'simple_review', sample_rate: 1 });
 
+  // A JSON filter value is JSON text (`content: application/json`), typed as a string here.
+  for (const [wanted, expected] of [
+    [{ type: 'simple_review' }, [dataset.id]],
+    [{ type: 'simple_review', sample_rate: 0.5 }, []],
+  ] as const) {
+    const found = expectStatus('GET /datasets (JSON filter)', await api.GET('/datasets', {
+      params: { query: { 'filter[project_id]': project.id, 'filter[workflow_configuration]': JSON.stringify(wanted) } },
+    }), 200);
+    expectEqual(`filter[workflow_configuration]=${JSON.stringify(wanted)}`, found.data.map((d) => d.id), expected);
+  }
+
   const submitted = expectStatus('POST /entries/{id}/submit (annotate)', await api.POST('/entries/{id}/submit', {
     params: { path: { id: next.id } },
   }), 200).data;

@@ -9,6 +9,7 @@ import {
   createProject,
   getDataset,
   getHealth,
+  listDatasets,
   listEntries,
   reportEntryError,
   submitEntry,
@@ -28,6 +29,13 @@ const token = env('DATASET_API_TOKEN');
 // Only the bearer scheme: the spec also offers the auth-token cookie, which the client would
 // otherwise fill with the same token.
 client.setConfig({ baseUrl, auth: (auth) => (auth.scheme === 'bearer' ? token : undefined) });
+
+function jsonQuery(query: Record<string, unknown>): string {
+  const pairs = Object.entries(query)
+    .filter(([, value]) => value !== undefined && value !== null)
+    .map(([name, value]) => [name, typeof value === 'object' && !Array.isArray(value) ? JSON.stringify(value) : String(value)]);
+  return new URLSearchParams(pairs).toString();
+}
 
 const tag = `hey-${Date.now()}-${process.pid}`;
 
@@ -129,6 +137,21 @@ run('hey-api', async (log) => {
     body: { data: { type: 'dataset:datasets', id: dataset.id, attributes: { workflow_configuration: { type: 'simple_review', sample_rate: 1 } } } },
   }), 200).data;
   expectEqual('dataset workflow_configuration', reviewed.attributes.workflow_configuration, { type: 'simple_review', sample_rate: 1 });
+
+  // A JSON filter value is JSON text (`content: application/json`). @hey-api/openapi-ts 0.95 types it
+  // as an object but serializes objects as deepObject (filter[x][k]=v), whatever the parameter says
+  // (hey-api/hey-api#3597, open), so this call brings its own serializer: JSON for objects, the
+  // comma form for arrays (as the generated defaults do for `included`).
+  for (const [wanted, expected] of [
+    [{ type: 'simple_review' }, [dataset.id]],
+    [{ type: 'simple_review', sample_rate: 0.5 }, []],
+  ] as const) {
+    const found = expectStatus('GET /datasets (JSON filter)', await listDatasets({
+      query: { 'filter[project_id]': project.id, 'filter[workflow_configuration]': wanted },
+      querySerializer: jsonQuery,
+    }), 200);
+    expectEqual(`filter[workflow_configuration]=${JSON.stringify(wanted)}`, found.data.map((d) => d.id), expected);
+  }
 
   const submitted = expectStatus('POST /entries/{id}/submit (annotate)', await submitEntry({ path: { id: next.id } }), 200).data;
   expectEqual('after submit wf_step', submitted.attributes.wf_step, 'review');
