@@ -17,7 +17,7 @@ from connexion.utils import get_function_from_name
 from connexion.validators import VALIDATOR_MAP
 from starlette.exceptions import HTTPException
 
-from dataset_api import errors, migrations, spec
+from dataset_api import errors, migrations, resources, spec
 from dataset_api.auth import tokens
 from dataset_api.config import Config
 from dataset_api.db import bind, db
@@ -163,6 +163,7 @@ def configure(config):
 def create_app(config=None):
     """Return the Connexion ``AsyncApp`` for ``config`` (default: from the environment)."""
     config = config or Config.from_env()
+    resources.load(config.resource_modules)
     # Connexion warns on every request that an operation accepts two media types; we mean it.
     logging.getLogger("connexion.operations.openapi3").setLevel(logging.ERROR)
     configure(config)

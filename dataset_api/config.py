@@ -20,6 +20,7 @@ class Config:
     public_url: str = ""  # the URL the served document names in ``servers``; empty: the request's
     trusted_proxies: str = ""  # comma list of proxy addresses/networks whose X-Forwarded-* count
     validate_responses: bool = False
+    resource_modules: tuple = ()  # modules declaring resources beyond the built-in ones
     extra: dict = field(default_factory=dict)
 
     @property
@@ -42,6 +43,8 @@ class Config:
             rpc_batch_limit=_int(env, "DATASET_API_RPC_BATCH_LIMIT", 100),
             public_url=env.get("DATASET_API_PUBLIC_URL") or "",
             trusted_proxies=env.get("DATASET_API_TRUSTED_PROXIES") or "",
+            resource_modules=tuple(m.strip() for m in env.get("DATASET_API_RESOURCE_MODULES", "").split(",")
+                                   if m.strip()),
         )
         values.update(overrides)
         return cls(**values)

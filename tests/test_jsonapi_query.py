@@ -9,7 +9,11 @@ import pytest
 from dataset_api.errors import InvalidQuery
 from dataset_api.jsonapi.query import Query, parse
 from dataset_api.jsonapi.querystring import normalise
-from dataset_api.resources import ANNOTATIONS, DATASETS, ENTRIES, PROJECT_MEMBERS, PROJECTS
+from dataset_api.resources.annotations import ANNOTATIONS
+from dataset_api.resources.datasets import DATASETS
+from dataset_api.resources.entries import ENTRIES
+from dataset_api.resources.project_members import PROJECT_MEMBERS
+from dataset_api.resources.projects import PROJECTS
 
 
 def pairs_of(raw):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from dataset_api.errors import InvalidQuery
 from dataset_api.jsonapi import values
-from dataset_api.resources import BY_TYPE, INCLUDE_PATHS, RESOURCES, filter_keys
+from dataset_api.registry import BY_TYPE, RESOURCES, filter_keys
 
 MAX_PAGE_SIZE = 1000
 
@@ -106,8 +106,8 @@ def _sort(resource, text):
 def _include(resource, key, text):
     paths = [p.strip() for p in text.split(",") if p.strip()]
     for path in paths:
-        if path not in INCLUDE_PATHS[resource.name]:
-            allowed = ", ".join(INCLUDE_PATHS[resource.name])
+        if path not in resource.include_paths:
+            allowed = ", ".join(resource.include_paths)
             raise InvalidQuery(f"Cannot include '{path}' on {resource.name}; allowed: {allowed}.",
                                parameter=key)
     return paths

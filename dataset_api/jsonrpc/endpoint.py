@@ -2,6 +2,9 @@
 
 import json
 
+from connexion import request
+from starlette.concurrency import run_in_threadpool
+
 from dataset_api.db import db
 from dataset_api.jsonrpc import bulk, methods, protocol
 
@@ -23,3 +26,10 @@ def answer(raw, atomic):
 def error_body(code, data):
     """A reply for errors raised before the protocol runs (401, 413, 415, 503)."""
     return json.dumps(protocol.RpcError(code, data).reply(None)).encode()
+
+
+async def call_annotations_rpc(atomic=None):
+    """``POST /annotations/_rpc``: JSON-RPC 2.0 over the raw body (parse errors are the protocol's);
+    the calls run in a worker thread, each on the database connection ``answer`` opens."""
+    raw = await request.body()
+    return await run_in_threadpool(answer, raw, atomic in ("true", "1", "yes", "t"))

@@ -16,7 +16,7 @@ from dataset_api.crud import current_user
 from dataset_api.jsonapi import body, document, query
 from dataset_api.jsonapi.values import bad_text
 from dataset_api.jsonrpc.protocol import INTERNAL, INVALID_PARAMS, RpcError
-from dataset_api.resources import ANNOTATIONS
+from dataset_api.resources.annotations import ANNOTATIONS
 
 log = logging.getLogger("dataset_api.jsonrpc")
 SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
