@@ -4,6 +4,7 @@ import functools
 import inspect
 import logging
 import re
+from pathlib import Path
 
 import peewee
 from connexion import AsyncApp
@@ -167,25 +168,26 @@ def create_app(config=None):
     # Connexion warns on every request that an operation accepts two media types; we mean it.
     logging.getLogger("connexion.operations.openapi3").setLevel(logging.ERROR)
     configure(config)
-    app = AsyncApp(__name__, specification_dir=spec.PATH.parent)
+    path = Path(config.spec_path) if config.spec_path else spec.PATH
+    app = AsyncApp(__name__, specification_dir=path.parent)
     validators = dict(VALIDATOR_MAP, parameter=JsonApiParameterValidator,
                       body=MediaTypeDict({"*/*json": JsonApiBodyValidator}))
     # Connexion's own spec routes would serve its inlined copy; spec.ServeSpec serves the file.
     ui = SwaggerUIOptions(serve_spec=False, spec_path="/openapi.json",
                           swagger_ui_config={"persistAuthorization": True})
-    app.add_api(spec.PATH.name, strict_validation=True, validate_responses=config.validate_responses,
+    app.add_api(path.name, strict_validation=True, validate_responses=config.validate_responses,
                 resolver=Resolver(function_resolver=_resolve), validator_map=validators,
                 swagger_ui_options=ui)
     app.add_error_handler(errors.ApiError, api_error)
     app.add_error_handler(ProblemException, problem_error)
-    app.add_error_handler(HTTPException, http_error_handler(route_table(spec.document()["paths"])))
+    app.add_error_handler(HTTPException, http_error_handler(route_table(spec.document(path)["paths"])))
     app.add_error_handler(peewee.OperationalError, database_error)
     app.add_error_handler(peewee.InterfaceError, database_error)
     app.add_error_handler(Exception, internal_error)
     app.add_middleware(RequestLog, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(Gatekeeper, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        max_body_bytes=config.max_body_bytes)
-    app.add_middleware(spec.ServeSpec, position=MiddlewarePosition.BEFORE_SWAGGER,
+    app.add_middleware(spec.ServeSpec, position=MiddlewarePosition.BEFORE_SWAGGER, path=path,
                        public_url=config.public_url,
                        trusted_proxies=spec.trusted_networks(config.trusted_proxies))
     app.config = config

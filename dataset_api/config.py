@@ -21,6 +21,7 @@ class Config:
     trusted_proxies: str = ""  # comma list of proxy addresses/networks whose X-Forwarded-* count
     validate_responses: bool = False
     resource_modules: tuple = ()  # modules declaring resources beyond the built-in ones
+    spec_path: str = ""  # the document to route and serve; empty: the packaged openapi.yaml
     extra: dict = field(default_factory=dict)
 
     @property
@@ -43,8 +44,6 @@ class Config:
             rpc_batch_limit=_int(env, "DATASET_API_RPC_BATCH_LIMIT", 100),
             public_url=env.get("DATASET_API_PUBLIC_URL") or "",
             trusted_proxies=env.get("DATASET_API_TRUSTED_PROXIES") or "",
-            resource_modules=tuple(m.strip() for m in env.get("DATASET_API_RESOURCE_MODULES", "").split(",")
-                                   if m.strip()),
         )
         values.update(overrides)
         return cls(**values)

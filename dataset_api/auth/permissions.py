@@ -10,6 +10,7 @@ enabled reviewer or annotator member.
 from connexion.context import context
 
 from dataset_api import errors
+from dataset_api.auth.roles import project_role
 from dataset_api.models import Entry, Project, ProjectMember
 
 OWNER, REVIEWER, ANNOTATOR = "project_owner", "reviewer", "annotator"
@@ -59,18 +60,6 @@ def scope(resource, select):
     return select if user.role == "admin" else select.where(resource.visible(user))
 
 
-def owns(user, project_id):
-    if user.role == "admin":
-        return True
-    if user.role == "org_owner" and user.orgs:
-        org = Project.select(Project.organization_id).where(Project.id == project_id).scalar()
-        if org in user.orgs:
-            return True
-    return ProjectMember.select().where(
-        ProjectMember.project == project_id, ProjectMember.account_id == user.account_id,
-        ProjectMember.disabled_at.is_null(), ProjectMember.role == OWNER).exists()
-
-
 def require(resource, action, user, *, project_id=None, organization_id=None, entry=None,
             author=None):
     """Raise 403 unless ``user`` may do ``action`` on a record of ``resource`` it can already read."""
@@ -79,7 +68,7 @@ def require(resource, action, user, *, project_id=None, organization_id=None, en
         return
     if rule == "org_owner":
         allowed = user.role == "org_owner" and organization_id in user.orgs
-    elif owns(user, project_id):
+    elif project_role(user, project_id) == OWNER:
         allowed = True
     elif rule == "owner_or_assignee":
         allowed = entry is not None and entry.assigned_to_id == user.account_id
