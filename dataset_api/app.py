@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 
 from dataset_api import errors, migrations, resources, spec
 from dataset_api.auth import tokens
-from dataset_api.config import Config
+from dataset_api.config import Config, RequestState
 from dataset_api.db import bind, db
 from dataset_api.jsonapi.validators import JsonApiBodyValidator, JsonApiParameterValidator
 from dataset_api.jsonrpc import endpoint
@@ -153,12 +153,11 @@ def internal_error(request, exc):
 
 
 def configure(config):
-    """Point the process-wide pieces at ``config``: database, token verifier, RPC batch limit."""
+    """Point the one process-wide piece, the database, at ``config``'s (migrating the default
+    SQLite file); every other setting is the app's own, in its requests' state."""
     database = bind(config.db_url)
     if config.is_default_sqlite:
         migrations.migrate(database)
-    tokens.install(tokens.verifier_for(config))
-    endpoint.BATCH_LIMIT["value"] = config.rpc_batch_limit
 
 
 def create_app(config=None):
@@ -184,6 +183,9 @@ def create_app(config=None):
     app.add_error_handler(peewee.OperationalError, database_error)
     app.add_error_handler(peewee.InterfaceError, database_error)
     app.add_error_handler(Exception, internal_error)
+    # outermost of ours: every layer within reads this app's settings from the request's state
+    app.add_middleware(RequestState, position=MiddlewarePosition.BEFORE_EXCEPTION, config=config,
+                       verifier=tokens.verifier_for(config))
     app.add_middleware(RequestLog, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(Gatekeeper, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        max_body_bytes=config.max_body_bytes)
