@@ -163,11 +163,11 @@ def configure(config):
 def create_app(config=None):
     """Return the Connexion ``AsyncApp`` for ``config`` (default: from the environment)."""
     config = config or Config.from_env()
-    resources.load(config.resource_modules)
+    path = Path(config.spec_path) if config.spec_path else spec.PATH
+    resources.load(config.resource_modules, spec.document(path))
     # Connexion warns on every request that an operation accepts two media types; we mean it.
     logging.getLogger("connexion.operations.openapi3").setLevel(logging.ERROR)
     configure(config)
-    path = Path(config.spec_path) if config.spec_path else spec.PATH
     app = AsyncApp(__name__, specification_dir=path.parent)
     validators = dict(VALIDATOR_MAP, parameter=JsonApiParameterValidator,
                       body=MediaTypeDict({"*/*json": JsonApiBodyValidator}))

@@ -105,11 +105,12 @@ def serve(args, config):
     """Run gunicorn with uvicorn workers; migrations run once, before the workers fork."""
     from gunicorn.app.base import BaseApplication
 
-    from dataset_api import migrations, resources
+    from dataset_api import migrations, resources, spec
     from dataset_api.auth import tokens
     from dataset_api.db import bind
 
-    resources.load(config.resource_modules)  # an incomplete declaration stops here, named
+    # an incomplete declaration, or one the contract contradicts, stops here, named
+    resources.load(config.resource_modules, spec.document(config.spec_path or spec.PATH))
     database = bind(config.db_url)
     migrations.migrate(database)
     database.close_all()

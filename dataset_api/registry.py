@@ -186,8 +186,79 @@ def _walks(resource, steps):
     return len(steps) == 1 or _walks(RESOURCES[include.resource], steps[1:])
 
 
-def verify():
-    """Raise ``IncompleteResource`` naming every declared resource that misses a piece."""
+def verify(document=None):
+    """Raise ``IncompleteResource`` naming every declared resource that misses a piece, or that
+    disagrees with the contract ``document`` (openapi.yaml as a dict) where both state a fact."""
     lines = [f"{r.name}: {p}" for r in RESOURCES.values() for p in problems(r)]
+    if document is not None:
+        lines += [f"{r.name}: {p}" for r in RESOURCES.values() for p in disagreements(r, document)]
     if lines:
         raise IncompleteResource("incomplete resource declarations:\n  " + "\n  ".join(lines))
+
+
+# --- what the contract says of a resource ---------------------------------------------------------------
+# openapi.yaml is the hand-written source of the contract; a declaration restates the facts the code
+# acts on (attribute names, enums, required and read-only attributes, includes). They are read from
+# the operations of ``/<name>`` and ``/<name>/{id}`` and must agree.
+
+MEDIA = "application/vnd.api+json"
+
+
+def _at(document, node, *keys):
+    """Follow ``keys`` from ``node``, resolving ``$ref``s and taking an ``anyOf``'s first branch."""
+    for key in (*keys, None):
+        while isinstance(node, dict) and ("$ref" in node or "anyOf" in node):
+            if "$ref" in node:
+                node = _ref(document, node["$ref"])
+            else:
+                node = node["anyOf"][0]
+        if key is None:
+            return node
+        node = node.get(key, {}) if isinstance(node, dict) else {}
+    return node
+
+
+def _ref(document, ref):
+    node = document
+    for part in ref.lstrip("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def disagreements(resource, document):
+    """Where ``resource``'s declaration and the contract disagree, as readable lines."""
+    paths = document.get("paths", {})
+    show = paths.get(f"/{resource.name}/{{id}}", {}).get("get")
+    create = paths.get(f"/{resource.name}", {}).get("post")
+    if show is None or create is None:
+        return [f"openapi.yaml has no GET /{resource.name}/{{id}} or POST /{resource.name}"]
+    found = []
+    record = _at(document, show, "responses", "200", "content", MEDIA, "schema", "properties", "data")
+    shown = _at(document, record, "properties", "attributes", "properties")
+    if set(shown) != set(resource.attributes):
+        found.append(f"attributes {sorted(resource.attributes)} but openapi.yaml shows {sorted(shown)}")
+    for name, attr in resource.attributes.items():
+        enum = _at(document, shown.get(name, {})).get("enum")
+        if attr.enum and tuple(enum or ()) != attr.enum:
+            found.append(f"{name} is one of {list(attr.enum)} but openapi.yaml says {enum}")
+    related = set(_at(document, record, "properties", "relationships", "properties"))
+    if related != {*resource.parents, *resource.includes}:
+        found.append(f"relationships {sorted({*resource.parents, *resource.includes})} but openapi.yaml "
+                     f"shows {sorted(related)}")
+    sent = _at(document, create, "requestBody", "content", MEDIA, "schema", "properties", "data",
+               "properties", "attributes")
+    required = {name for name, attr in resource.attributes.items() if attr.required}
+    if set(sent.get("required", ())) != required:
+        found.append(f"required on create {sorted(required)} but openapi.yaml says "
+                     f"{sorted(sent.get('required', ()))}")
+    for name, schema in sent.get("properties", {}).items():
+        attr = resource.attributes.get(name)
+        if attr is None or attr.readonly != bool(_at(document, schema).get("readOnly")):
+            found.append(f"{name} on create: {'undeclared' if attr is None else 'read-only differs'}")
+    for parameter in show.get("parameters", []):
+        parameter = _at(document, parameter)
+        if parameter.get("name") == "included":
+            listed = _at(document, parameter, "schema", "items").get("enum", [])
+            if tuple(listed) != resource.include_paths:
+                found.append(f"include paths {list(resource.include_paths)} but openapi.yaml says {listed}")
+    return found

@@ -18,10 +18,11 @@ from tests.labels.resource import LABELS
 FRAGMENT = migration.__file__.replace("migration.py", "openapi.yaml")
 
 
-def merged_spec(path):
-    """openapi.yaml with the labels fragment's paths and components added."""
+def merged_spec(path, edit=lambda fragment: None):
+    """openapi.yaml with the labels fragment's paths and components added (``edit`` first)."""
     document = spec.document()
     fragment = yaml.safe_load(open(FRAGMENT, encoding="utf-8"))
+    edit(fragment)
     merged = {**document, "paths": {**document["paths"], **fragment["paths"]}}
     ours, theirs = document["components"], fragment["components"]
     merged["components"] = {kind: {**ours.get(kind, {}), **theirs.get(kind, {})} for kind in {*ours, *theirs}}
@@ -159,3 +160,20 @@ def test_an_incomplete_resource_stops_serve_before_it_listens(incomplete, monkey
     assert str(stopped.value).startswith("dataset-api: incomplete resource declarations:")
     for line in MISSING:
         assert line in str(stopped.value)
+
+
+def test_a_declaration_the_contract_contradicts_stops_the_app_factory(tmp_path):
+    def drop_color(fragment):
+        del fragment["components"]["schemas"]["LabelAttributes"]["properties"]["color"]
+        fragment["components"]["parameters"]["IncludedLabel"]["schema"]["items"]["enum"].remove("project")
+
+    registry.register(LABELS)
+    try:
+        with pytest.raises(registry.IncompleteResource) as stopped:
+            create_app(Config(data_dir=str(tmp_path), database_url=PG_URL,
+                              spec_path=str(merged_spec(tmp_path / "openapi.yaml", drop_color))))
+    finally:
+        registry.unregister(LABELS)
+    assert "labels: attributes [" in str(stopped.value) and "'color'" in str(stopped.value)
+    assert ("labels: include paths ['dataset', 'dataset.project', 'project'] but openapi.yaml says "
+            "['dataset', 'dataset.project']") in str(stopped.value)

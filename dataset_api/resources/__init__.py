@@ -12,9 +12,10 @@ for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 
 
-def load(modules=()):
+def load(modules=(), document=None):
     """Import the resource modules named in ``modules`` (besides this package's), then check that
-    every declared resource is complete: ``registry.IncompleteResource`` names what is not."""
+    every declared resource is complete and agrees with the contract ``document`` (a dict):
+    ``registry.IncompleteResource`` names what is not."""
     for name in modules:
         importlib.import_module(name)
-    registry.verify()
+    registry.verify(document)
