@@ -42,7 +42,7 @@ from dataset_api.auth import tokens
 from dataset_api.db import bind
 from dataset_api.jsonapi import build, query
 from dataset_api.models import Dataset, Entry, Project, utcnow, uuid7
-from dataset_api.resources import ENTRIES
+from dataset_api.resources.entries import ENTRIES
 from dataset_api.workflow import counters
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,6 +4,7 @@ import functools
 import inspect
 import logging
 import re
+from pathlib import Path
 
 import peewee
 from connexion import AsyncApp
@@ -17,9 +18,9 @@ from connexion.utils import get_function_from_name
 from connexion.validators import VALIDATOR_MAP
 from starlette.exceptions import HTTPException
 
-from dataset_api import errors, migrations, spec
+from dataset_api import errors, migrations, resources, spec
 from dataset_api.auth import tokens
-from dataset_api.config import Config
+from dataset_api.config import Config, RequestState
 from dataset_api.db import bind, db
 from dataset_api.jsonapi.validators import JsonApiBodyValidator, JsonApiParameterValidator
 from dataset_api.jsonrpc import endpoint
@@ -152,39 +153,43 @@ def internal_error(request, exc):
 
 
 def configure(config):
-    """Point the process-wide pieces at ``config``: database, token verifier, RPC batch limit."""
+    """Point the one process-wide piece, the database, at ``config``'s (migrating the default
+    SQLite file); every other setting is the app's own, in its requests' state."""
     database = bind(config.db_url)
     if config.is_default_sqlite:
         migrations.migrate(database)
-    tokens.install(tokens.verifier_for(config))
-    endpoint.BATCH_LIMIT["value"] = config.rpc_batch_limit
 
 
 def create_app(config=None):
     """Return the Connexion ``AsyncApp`` for ``config`` (default: from the environment)."""
     config = config or Config.from_env()
+    path = Path(config.spec_path) if config.spec_path else spec.PATH
+    resources.load(config.resource_modules, spec.document(path))
     # Connexion warns on every request that an operation accepts two media types; we mean it.
     logging.getLogger("connexion.operations.openapi3").setLevel(logging.ERROR)
     configure(config)
-    app = AsyncApp(__name__, specification_dir=spec.PATH.parent)
+    app = AsyncApp(__name__, specification_dir=path.parent)
     validators = dict(VALIDATOR_MAP, parameter=JsonApiParameterValidator,
                       body=MediaTypeDict({"*/*json": JsonApiBodyValidator}))
     # Connexion's own spec routes would serve its inlined copy; spec.ServeSpec serves the file.
     ui = SwaggerUIOptions(serve_spec=False, spec_path="/openapi.json",
                           swagger_ui_config={"persistAuthorization": True})
-    app.add_api(spec.PATH.name, strict_validation=True, validate_responses=config.validate_responses,
+    app.add_api(path.name, strict_validation=True, validate_responses=config.validate_responses,
                 resolver=Resolver(function_resolver=_resolve), validator_map=validators,
                 swagger_ui_options=ui)
     app.add_error_handler(errors.ApiError, api_error)
     app.add_error_handler(ProblemException, problem_error)
-    app.add_error_handler(HTTPException, http_error_handler(route_table(spec.document()["paths"])))
+    app.add_error_handler(HTTPException, http_error_handler(route_table(spec.document(path)["paths"])))
     app.add_error_handler(peewee.OperationalError, database_error)
     app.add_error_handler(peewee.InterfaceError, database_error)
     app.add_error_handler(Exception, internal_error)
+    # outermost of ours: every layer within reads this app's settings from the request's state
+    app.add_middleware(RequestState, position=MiddlewarePosition.BEFORE_EXCEPTION, config=config,
+                       verifier=tokens.verifier_for(config))
     app.add_middleware(RequestLog, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(Gatekeeper, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        max_body_bytes=config.max_body_bytes)
-    app.add_middleware(spec.ServeSpec, position=MiddlewarePosition.BEFORE_SWAGGER,
+    app.add_middleware(spec.ServeSpec, position=MiddlewarePosition.BEFORE_SWAGGER, path=path,
                        public_url=config.public_url,
                        trusted_proxies=spec.trusted_networks(config.trusted_proxies))
     app.config = config

@@ -9,6 +9,7 @@ import sys
 import urllib.parse
 
 from dataset_api.config import Config
+from dataset_api.registry import IncompleteResource
 
 # Request targets: the app refuses those over middleware.MAX_TARGET_BYTES (64 KiB) with a JSON:API
 # 414; a worker buffers at most URL_BUFFER_BYTES of one before answering that 414 itself.
@@ -104,10 +105,12 @@ def serve(args, config):
     """Run gunicorn with uvicorn workers; migrations run once, before the workers fork."""
     from gunicorn.app.base import BaseApplication
 
-    from dataset_api import migrations
+    from dataset_api import migrations, resources, spec
     from dataset_api.auth import tokens
     from dataset_api.db import bind
 
+    # an incomplete declaration, or one the contract contradicts, stops here, named
+    resources.load(config.resource_modules, spec.document(config.spec_path or spec.PATH))
     database = bind(config.db_url)
     migrations.migrate(database)
     database.close_all()
@@ -203,7 +206,10 @@ def main(argv=None):
     args = parser().parse_args(argv)
     logging.basicConfig(level=os.environ.get("DATASET_API_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    args.func(args, Config.from_env())
+    try:
+        args.func(args, Config.from_env())
+    except IncompleteResource as exc:
+        sys.exit(f"dataset-api: {exc}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Settings, read from the environment once (``Config.from_env``) and passed in from there."""
+"""Settings, read from the environment once (``Config.from_env``) and passed in from there: to the
+app factory, which hands them to each request (``RequestState``), never to module globals."""
 
 import os
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ class Config:
     public_url: str = ""  # the URL the served document names in ``servers``; empty: the request's
     trusted_proxies: str = ""  # comma list of proxy addresses/networks whose X-Forwarded-* count
     validate_responses: bool = False
+    resource_modules: tuple = ()  # modules declaring resources beyond the built-in ones
+    spec_path: str = ""  # the document to route and serve; empty: the packaged openapi.yaml
     extra: dict = field(default_factory=dict)
 
     @property
@@ -45,3 +48,18 @@ class Config:
         )
         values.update(overrides)
         return cls(**values)
+
+
+class RequestState:
+    """ASGI middleware: puts the serving app's settings (``state``: its ``Config`` and what the
+    app derives from it once, such as the token verifier) into each request's state, where
+    request-time code reads them (``request.state.config``). Settings are per app, so two apps
+    in one process never see each other's."""
+
+    def __init__(self, app, **state):
+        self.app, self.state = app, state
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":  # a copy: the server's lifespan state stays as it is
+            scope = {**scope, "state": {**scope.get("state", {}), **self.state}}
+        await self.app(scope, receive, send)

@@ -1,14 +1,14 @@
 """Generic JSON:API operations over one declared resource: parse, apply rules, write, render.
 
-Resource-specific rules live in ``rules.py``; this module knows none of them by name.
+Each resource's rules come with its declaration (``dataset_api.resources``); this module knows
+none of them by name.
 """
 
 from connexion import request
 
-from dataset_api import rules, store
+from dataset_api import store
 from dataset_api.auth import permissions
-from dataset_api.db import db
-from dataset_api.errors import Conflict, InvalidQuery, PreconditionFailed
+from dataset_api.errors import Conflict, PreconditionFailed
 from dataset_api.jsonapi import body, build, document, query
 from dataset_api.store import get_or_404
 
@@ -113,41 +113,3 @@ def handlers(resource):
         return destroy(resource, id)
 
     return list_, get, create_, update_, delete
-
-
-def resolve_note_feed(feed_id):
-    """Resolve a note feed and return its document."""
-    from dataset_api.resources import NOTE_FEEDS
-
-    with db.atomic():
-        rules.resolve_note_feed(get_or_404(NOTE_FEEDS, feed_id))
-    return render_one(NOTE_FEEDS, get_or_404(NOTE_FEEDS, feed_id))
-
-
-def entry_action(entry_id, action, **params):
-    """Run a workflow action on an entry and return its document."""
-    from dataset_api.resources import ENTRIES
-    from dataset_api.workflow import actions
-
-    q = query.parse(ENTRIES, query_pairs(), collection=False)
-    with db.atomic():
-        row = actions.perform(get_or_404(ENTRIES, entry_id), current_user(), action, **params)
-    return render_one(ENTRIES, row, q)
-
-
-def next_entry():
-    """``GET /entries/next``: the caller's entry in the dataset of ``filter[dataset_id]``."""
-    from dataset_api.models import Entry
-    from dataset_api.resources import DATASETS, ENTRIES
-    from dataset_api.workflow import actions
-
-    pairs = query_pairs()
-    q = query.parse(ENTRIES, pairs)
-    dataset_ids = [f.value for f in q.filters if f.name == "dataset_id" and f.op in ("", "eq")]
-    if not dataset_ids:
-        raise InvalidQuery("filter[dataset_id] is required.", parameter="filter[dataset_id]")
-    with db.atomic():
-        dataset = get_or_404(DATASETS, dataset_ids[0])
-        row = actions.next_entry(current_user(), dataset,
-                                 lambda select: build.filtered(Entry, select, q.filters))
-    return render_one(ENTRIES, row, q)

@@ -28,10 +28,10 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-@lru_cache(maxsize=1)
-def document():
-    """Return the authored document as a dict (loaded once per process)."""
-    return yaml.load(PATH.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - safe loader
+@lru_cache(maxsize=4)
+def document(path=PATH):
+    """Return the authored document at ``path`` as a dict (loaded once per process)."""
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - safe loader
 
 
 def trusted_networks(text):
@@ -70,9 +70,9 @@ def base_url(scope, public_url="", networks=()):
 
 
 @lru_cache(maxsize=64)
-def render(url, media_type):
-    """Return the document's bytes with ``servers`` pointing at ``url``."""
-    doc = dict(document(), servers=[{"url": url, "description": "This server."}])
+def render(path, url, media_type):
+    """Return the bytes of the document at ``path`` with ``servers`` pointing at ``url``."""
+    doc = dict(document(path), servers=[{"url": url, "description": "This server."}])
     if media_type == "application/json":
         return json.dumps(doc, ensure_ascii=False).encode("utf-8")
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110).encode("utf-8")
@@ -81,14 +81,14 @@ def render(url, media_type):
 class ServeSpec:
     """ASGI layer answering ``GET /openapi.json`` and ``GET /openapi.yaml``."""
 
-    def __init__(self, app, public_url="", trusted_proxies=()):
-        self.app, self.public_url, self.networks = app, public_url, trusted_proxies
+    def __init__(self, app, path=PATH, public_url="", trusted_proxies=()):
+        self.app, self.path, self.public_url, self.networks = app, path, public_url, trusted_proxies
 
     async def __call__(self, scope, receive, send):
         media_type = ROUTES.get(scope.get("path")) if scope["type"] == "http" else None
         if media_type is None or scope["method"] not in ("GET", "HEAD"):
             return await self.app(scope, receive, send)
-        body = render(base_url(scope, self.public_url, self.networks), media_type)
+        body = render(self.path, base_url(scope, self.public_url, self.networks), media_type)
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"content-type", f"{media_type}; charset=utf-8".encode()),
             (b"content-length", str(len(body)).encode()),

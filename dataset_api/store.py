@@ -3,12 +3,11 @@ change and remove one record inside a transaction, with the resource's rules app
 
 from peewee import AutoField, ForeignKeyField, IntegrityError, JSONField, chunked
 
-from dataset_api import rules
 from dataset_api.auth import permissions
 from dataset_api.db import db, is_sqlite
 from dataset_api.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from dataset_api.jsonapi import build
-from dataset_api.models import Entry, NoteFeed, utcnow
+from dataset_api.models import utcnow
 
 
 def scope(resource, select):
@@ -19,15 +18,9 @@ def scope(resource, select):
 def permit(resource, action, user, record):
     """Raise 403 unless ``user`` may ``action`` the readable ``record`` (a row or new values)."""
     get = record.get if isinstance(record, dict) else lambda name: getattr(record, name, None)
-    project_id = get("project_id") if resource.name != "projects" else get("id")
-    entry = None
-    if resource.name == "note_comments":
-        project_id = NoteFeed.select(NoteFeed.project).where(NoteFeed.id == get("note_feed_id")).scalar()
-    if resource.name == "annotations":
-        entry = Entry.get_or_none(Entry.id == get("entry_id"))
-    permissions.require(resource.name, action, user, project_id=project_id,
-                        organization_id=get("organization_id"), entry=entry,
-                        author=get("created_by_email") if action != "create" else None)
+    permissions.require(resource, action, user, organization_id=get("organization_id"),
+                        author=get("created_by_email") if action != "create" else None,
+                        **resource.permit_context(get))
 
 
 def _key(resource, resource_id):
@@ -60,7 +53,7 @@ def insert(resource, values, user, client_id=None):
     """Create a record from checked attribute ``values``; return the stored row."""
     model = build.model_of(resource)
     with db.atomic():
-        rules.before_create(resource, values, user)
+        resource.before_create(resource, values, user)
         permit(resource, "create", user, values)
         if client_id is not None:
             if isinstance(model.id, AutoField):  # JSON:API: unsupported client ids are a 403
@@ -69,8 +62,8 @@ def insert(resource, values, user, client_id=None):
             if model.select().where(model.id == client_id).exists():
                 raise Conflict(f"Id {client_id} is already taken.", pointer="/data/id", code="id_taken")
             values["id"] = client_id
-        row = _write(lambda: model.create(**values))
-        rules.after_create(resource, row)
+        row = _write(resource, lambda: model.create(**values))
+        _hook(resource.after_create, resource, row)
     return model.get_by_id(row.id)
 
 
@@ -81,13 +74,13 @@ def change(resource, resource_id, values, user, precondition=None):
         row = get_or_404(resource, resource_id)
         permit(resource, "update", user, row)
         expected = precondition(row) if precondition else None
-        rules.before_update(resource, row, values, user)
+        _hook(resource.before_update, resource, row, values, user)
         changes = {model._meta.columns[k]: v for k, v in values.items()}
         stmt = model.update({**changes, model.version: model.version + 1,
                              model.updated_at: utcnow()}).where(model.id == row.id)
         if expected is not None:
             stmt = stmt.where(model.version == expected)
-        if _write(stmt.execute) == 0:
+        if _write(resource, stmt.execute) == 0:
             raise PreconditionFailed("The resource changed since you read it (If-Match).",
                                      code="stale_version")
     return model.get_by_id(row.id)
@@ -100,22 +93,35 @@ def remove(resource, resource_id, user, precondition=None):
         row = get_or_404(resource, resource_id)
         permit(resource, "delete", user, row)
         expected = precondition(row) if precondition else None
-        rules.before_delete(resource, row)
+        _hook(resource.before_delete, resource, row)
         stmt = model.delete().where(model.id == row.id)
         if expected is not None:
             stmt = stmt.where(model.version == expected)
         if stmt.execute() == 0:
             raise PreconditionFailed("The resource changed since you read it (If-Match).",
                                      code="stale_version")
-        rules.after_delete(resource, row)
+        _hook(resource.after_delete, resource, row)
 
 
-def _write(fn):
+def _hook(function, *args):
+    """Run an optional rule of the resource."""
+    if function is not None:
+        function(*args)
+
+
+def _write(resource, fn):
     try:
         with db.atomic():  # a savepoint: the outer transaction stays usable after a conflict
             return fn()
     except IntegrityError as exc:
-        raise Conflict(rules.conflict_detail(exc), code="duplicate") from None
+        raise Conflict(_conflict_detail(resource, exc), code="duplicate") from None
+
+
+def _conflict_detail(resource, exc):
+    """A readable 409 detail: the resource's words for the unique column the database names."""
+    text = str(exc).lower()
+    return next((detail for column, detail in resource.unique.items() if column in text),
+                "The change conflicts with an existing record.")
 
 
 def readable_by_id(resource, ids):
@@ -137,7 +143,7 @@ def entry_permit(resource, action, user):
                entry.assigned_to_id if entry is not None else None)
         if key not in verdicts:
             try:
-                permissions.require(resource.name, action, user, project_id=key[0],
+                permissions.require(resource, action, user, project_id=key[0],
                                     organization_id=key[1], entry=entry)
                 verdicts[key] = None
             except Forbidden as exc:

@@ -92,7 +92,9 @@ def app_client(directory, **overrides):
 @pytest.fixture
 def app(config):
     """The app over an empty database of its own. Building the app from openapi.yaml takes a
-    second or two, so it is built once and re-pointed (``configure``) at each test's database."""
+    second or two, so it is built once and re-pointed (``configure``) at each test's database;
+    it keeps the settings it was built with, which every test's ``config`` shares (the secret, the
+    limits). A test that needs other settings builds its own app (``app_client``)."""
     reset_database(config)
     if "app" in _BUILT:
         configure(config)

@@ -1,5 +1,6 @@
 """Unit tests of the pure query-string code: ``querystring.normalise`` (reference clients' bracket
-forms -> one key per parameter) and ``query.parse`` (pairs -> a typed ``Query``). No app, no database."""
+forms -> one key per parameter), ``query.parse`` (pairs -> a typed ``Query``) and ``query.index`` (the
+parts of a query, as JSON-RPC's index gives them -> the same ``Query``). No app, no database."""
 
 from datetime import datetime
 from urllib.parse import parse_qsl
@@ -7,9 +8,13 @@ from urllib.parse import parse_qsl
 import pytest
 
 from dataset_api.errors import InvalidQuery
-from dataset_api.jsonapi.query import Query, parse
+from dataset_api.jsonapi.query import Query, index, parse
 from dataset_api.jsonapi.querystring import normalise
-from dataset_api.resources import ANNOTATIONS, DATASETS, ENTRIES, PROJECT_MEMBERS, PROJECTS
+from dataset_api.resources.annotations import ANNOTATIONS
+from dataset_api.resources.datasets import DATASETS
+from dataset_api.resources.entries import ENTRIES
+from dataset_api.resources.project_members import PROJECT_MEMBERS
+from dataset_api.resources.projects import PROJECTS
 
 
 def pairs_of(raw):
@@ -358,3 +363,44 @@ def test_errors_say_what_is_wrong(resource, pairs, words):
         parse(resource, pairs)
     detail = info.value.errors[0]["detail"]
     assert all(word in detail for word in words), detail
+
+
+# --- index: the parts of a query, without a query string -----------------------------------------
+
+def parts_as_pairs(filters=(), sort=None, page=(), count=None):
+    """The query-string pairs that say what ``index(**parts)`` is given."""
+    return [*((f"filter[{name}]", text) for name, text in filters),
+            *([("sort", sort)] if sort is not None else []),
+            *((f"page[{member}]", text) for member, text in page),
+            *([("count", count)] if count is not None else [])]
+
+
+@pytest.mark.parametrize("parts", [
+    {},
+    {"filters": [("priority__gte", "1"), ("resource__match", "cat"), ("priority__lt", "9")]},
+    {"filters": [("status__in", "pending,completed")], "sort": "-priority,id"},
+    {"page": [("size", "2"), ("number", "3")], "count": "true"},
+    {"filters": [("priority", "4")], "sort": "resource", "page": [("number", "2")], "count": "no"},
+])
+def test_index_is_parse_of_the_same_parts(parts):
+    assert index(ENTRIES, **parts) == parse(ENTRIES, parts_as_pairs(**parts))
+
+
+@pytest.mark.parametrize(("parts", "parameter"), [
+    ({"filters": [("colour", "red")]}, "filter[colour]"),
+    ({"filters": [("priority", "1"), ("priority__gte", "abc")]}, "filter[priority__gte]"),
+    ({"sort": "-colour"}, "sort"),
+    ({"page": [("size", "0")]}, "page[size]"),
+    ({"page": [("offset", "1")]}, "page[offset]"),
+    ({"count": "maybe"}, "count"),
+    # the first part at fault is the one named, in the order filters, sort, page, count
+    ({"filters": [("colour", "red")], "sort": "-colour", "page": [("size", "0")]}, "filter[colour]"),
+    ({"sort": "-colour", "page": [("size", "0")], "count": "maybe"}, "sort"),
+])
+def test_index_refuses_as_parse_does(parts, parameter):
+    with pytest.raises(InvalidQuery) as info:
+        index(ENTRIES, **parts)
+    with pytest.raises(InvalidQuery) as parsed:
+        parse(ENTRIES, parts_as_pairs(**parts))
+    assert info.value.errors == parsed.value.errors
+    assert info.value.errors[0]["source"] == {"parameter": parameter}

@@ -19,7 +19,7 @@ from dataset_api.db import db
 from dataset_api.jsonrpc import bulk, methods, protocol
 from dataset_api.jsonrpc.protocol import Bulk
 from dataset_api.models import Entry
-from dataset_api.resources import ANNOTATIONS
+from dataset_api.resources.annotations import ANNOTATIONS
 from tests.conftest import Api, app_client, token
 
 RPC = "/annotations/_rpc"

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from openapi_spec_validator import validate
 
-from dataset_api.resources import RESOURCES, filter_keys
+from dataset_api.registry import RESOURCES, filter_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())

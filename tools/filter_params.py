@@ -1,4 +1,4 @@
-"""Rewrites the generated blocks of openapi.yaml from dataset_api/resources.py.
+"""Rewrites the generated blocks of openapi.yaml from the resource declarations (dataset_api/resources/).
 
 The rest of openapi.yaml is written by hand; these blocks list names that must equal the
 declarations exactly, so they are derived from them:
@@ -22,7 +22,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dataset_api.resources import RESOURCES, filter_keys  # noqa: E402
+import dataset_api.resources  # noqa: E402,F401 - declares every resource
+from dataset_api.registry import RESOURCES, filter_keys  # noqa: E402
 
 INT = r"[-+]?[0-9]{1,18}"
 NUMBER = r"[-+]?[0-9]{1,15}([.][0-9]{1,15})?"
@@ -129,8 +130,8 @@ def fields_param(resource, indent):
 
 def fields_types(indent):
     lines = []
-    for resource in RESOURCES.values():
-        lines += [f"{indent}Fields{resource.model}:",
+    for resource in sorted(RESOURCES.values(), key=lambda r: r.name):  # stable as modules are added
+        lines += [f"{indent}Fields{resource.model.__name__}:",
                   f"{indent}  name: fields[{resource.type}]",
                   f"{indent}  in: query",
                   f"{indent}  description: Comma-separated members to return for {resource.type}.",

@@ -98,22 +98,14 @@ def issue(secret, *, account_id, email, role, name=None, orgs=(), ttl=24 * 3600)
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-# Connexion resolves security handlers by import path, so the app factory installs the
-# verifier of its configuration here (one per process; every app in a process shares it).
-_verifier = None
-
-
-def install(verifier):
-    global _verifier
-    _verifier = verifier
-
-
-def bearer_info(token):
-    """Connexion ``x-bearerInfoFunc``: token info dict, or None for a 401."""
-    user = _verifier.user(token) if _verifier else None
+def bearer_info(token, request):
+    """Connexion ``x-bearerInfoFunc``: token info dict, or None for a 401. Connexion resolves it
+    by import path, one function for every app, so the verifier (each app has its own keys) comes
+    from the request's state (``config.RequestState``)."""
+    user = request.state.verifier.user(token)
     return {"sub": user.account_id, "user": user} if user else None
 
 
-def cookie_info(token, required_scopes=None):
+def cookie_info(token, request):
     """Connexion ``x-apikeyInfoFunc`` for the ``auth-token`` cookie."""
-    return bearer_info(token)
+    return bearer_info(token, request)

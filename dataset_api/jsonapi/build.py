@@ -8,14 +8,13 @@ import operator
 from peewee import NodeList, fn
 
 from dataset_api.db import casefold, is_sqlite
-from dataset_api.models import BY_NAME
-from dataset_api.resources import RESOURCES
+from dataset_api.registry import RESOURCES
 
 TEXT_MATCH = {"match": "contains", "prefix": "startswith", "suffix": "endswith"}
 
 
 def model_of(resource):
-    return BY_NAME[resource.model]
+    return resource.model
 
 
 def column(model, name):

@@ -6,7 +6,7 @@ No database access happens here: rows, included records and counts come in ready
 from urllib.parse import urlencode
 
 from dataset_api.jsonapi.values import render_timestamp
-from dataset_api.resources import RESOURCES
+from dataset_api.registry import RESOURCES
 
 
 def attribute_value(attr, value):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from dataset_api.errors import InvalidQuery
 from dataset_api.jsonapi import values
-from dataset_api.resources import BY_TYPE, INCLUDE_PATHS, RESOURCES, filter_keys
+from dataset_api.registry import BY_TYPE, RESOURCES, filter_keys
 
 MAX_PAGE_SIZE = 1000
 
@@ -37,8 +37,8 @@ def parse(resource, pairs, *, collection=True):
     """Return the ``Query`` for ``pairs`` ((key, value) tuples); raise ``InvalidQuery``."""
     query = Query()
     for key, value in pairs:
-        if key.startswith("filter[") and key.endswith("]") and collection:
-            query.filters.append(_filter(resource, key, value))
+        if collection and _bracketed(key, "filter"):
+            query.filters.append(_filter(resource, key[len("filter["):-1], value))
         elif key.startswith("fields"):
             _fields(resource, query, key, value)
         elif key in ("include", "included"):
@@ -46,15 +46,37 @@ def parse(resource, pairs, *, collection=True):
         elif key == "sort" and collection:
             query.sort = _sort(resource, value)
         elif key == "count" and collection:
-            query.count = _convert(values.to_bool, value, key)
-        elif key == "page[number]" and collection:
-            query.page_number = _bounded(value, key, 1, 2**31)
-        elif key == "page[size]" and collection:
-            query.page_size = _bounded(value, key, 1, MAX_PAGE_SIZE)
+            query.count = _count(value)
+        elif collection and _bracketed(key, "page"):
+            _page(query, key[len("page["):-1], value)
         else:
-            raise InvalidQuery(f"Unknown query parameter '{key}'.", parameter=key, code="unknown_parameter")
+            raise _unknown(key)
     query.include = list(dict.fromkeys(query.include))
     return query
+
+
+def index(resource, *, filters=(), sort=None, page=(), count=None):
+    """Return the index ``Query`` of the parts of a query, as text, without a query string (for
+    JSON-RPC): ``filters`` and ``page`` as (name, text) pairs (``("entry_id", "…")``,
+    ``("size", "20")``), ``sort`` and ``count`` as text or None. Each part meets the rule of its
+    query parameter in ``parse``, and a refusal names that parameter (``filter[entry_id]``)."""
+    query = Query(filters=[_filter(resource, name, text) for name, text in filters])
+    if sort is not None:
+        query.sort = _sort(resource, sort)
+    for member, text in page:
+        _page(query, member, text)
+    if count is not None:
+        query.count = _count(count)
+    return query
+
+
+def _bracketed(key, family):
+    """Whether ``key`` is ``family[...]`` (``filter[entry_id]``, ``page[size]``)."""
+    return key.startswith(f"{family}[") and key.endswith("]")
+
+
+def _unknown(key):
+    return InvalidQuery(f"Unknown query parameter '{key}'.", parameter=key, code="unknown_parameter")
 
 
 def _convert(converter, text, parameter):
@@ -72,8 +94,9 @@ def _bounded(text, parameter, low, high):
     return number
 
 
-def _filter(resource, key, text):
-    name = key[len("filter["):-1]
+def _filter(resource, name, text):
+    """The ``Filter`` of ``filter[name]=text``."""
+    key = f"filter[{name}]"
     spec = filter_keys(resource).get(name)
     if spec is None:
         raise InvalidQuery(f"Unknown filter '{name}' for {resource.name}.", parameter=key)
@@ -91,6 +114,22 @@ def _filter(resource, key, text):
     return Filter(attr, op, value, "integer" if kind == "integer_list" else kind, key)
 
 
+def _count(text):
+    return _convert(values.to_bool, text, "count")
+
+
+PAGE = {"number": ("page_number", 2**31), "size": ("page_size", MAX_PAGE_SIZE)}  # (field, largest)
+
+
+def _page(query, member, text):
+    """Set ``page[member]=text``: a page number or size, from 1 up to its bound."""
+    key = f"page[{member}]"
+    if member not in PAGE:
+        raise _unknown(key)
+    field_name, high = PAGE[member]
+    setattr(query, field_name, _bounded(text, key, 1, high))
+
+
 def _sort(resource, text):
     terms = []
     attributes = resource.attributes
@@ -106,8 +145,8 @@ def _sort(resource, text):
 def _include(resource, key, text):
     paths = [p.strip() for p in text.split(",") if p.strip()]
     for path in paths:
-        if path not in INCLUDE_PATHS[resource.name]:
-            allowed = ", ".join(INCLUDE_PATHS[resource.name])
+        if path not in resource.include_paths:
+            allowed = ", ".join(resource.include_paths)
             raise InvalidQuery(f"Cannot include '{path}' on {resource.name}; allowed: {allowed}.",
                                parameter=key)
     return paths
@@ -121,7 +160,7 @@ def _fields(resource, query, key, text):
         if target is None:
             raise InvalidQuery(f"Unknown resource type in '{key}'.", parameter=key)
     else:
-        raise InvalidQuery(f"Unknown query parameter '{key}'.", parameter=key, code="unknown_parameter")
+        raise _unknown(key)
     names = {n.strip() for n in text.split(",") if n.strip()}
     known = set(target.attributes) | set(target.includes) | {"id", "type"}
     unknown = sorted(names - known)

@@ -2,11 +2,13 @@
 for their entries, the rules and the permission check of each call from it, one multi-row INSERT.
 Each call gets the result or the error ``methods.create`` would give it."""
 
-from dataset_api import rules, store
+from dataset_api import store
 from dataset_api.crud import current_user
 from dataset_api.jsonrpc import methods
 from dataset_api.jsonrpc.protocol import Bulk
-from dataset_api.resources import ANNOTATIONS, ENTRIES
+from dataset_api.resources import annotations
+from dataset_api.resources.annotations import ANNOTATIONS
+from dataset_api.resources.entries import ENTRIES
 
 
 def prepare_creates(calls):
@@ -22,7 +24,7 @@ def prepare_creates(calls):
 
 def _ruled(values, client_id, entries, user, permit):
     entry = entries.get(str(values["entry_id"]))
-    rules.annotation_create_on(entry, values, user)
+    annotations.create_on(entry, values, user)
     permit(values, entry)
     if client_id is not None:  # a taken id fails the INSERT: the calls then run one by one
         values["id"] = client_id

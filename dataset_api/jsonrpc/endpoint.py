@@ -2,19 +2,23 @@
 
 import json
 
+from connexion import request
+from starlette.concurrency import run_in_threadpool
+
 from dataset_api.db import db
 from dataset_api.jsonrpc import bulk, methods, protocol
 
 MEDIA_TYPE = "application/json"
-BATCH_LIMIT = {"value": 100}  # set by create_app from DATASET_API_RPC_BATCH_LIMIT
 
 
 def answer(raw, atomic):
-    """Return the Connexion response triple for the request body ``raw``."""
+    """Return the Connexion response triple for the request body ``raw``; batches are limited
+    by the serving app's configuration (in the request's state: each app has its own)."""
+    limit = request.state.config.rpc_batch_limit
     with db.connection_context():
         status, reply = protocol.handle(
             raw, methods.METHODS, translate=methods.translate, transaction=db.atomic,
-            savepoint=db.atomic, atomic=atomic, batch_limit=BATCH_LIMIT["value"], bulk=bulk.METHODS)
+            savepoint=db.atomic, atomic=atomic, batch_limit=limit, bulk=bulk.METHODS)
     if reply is None:
         return None, 204
     return reply, status, {"Content-Type": MEDIA_TYPE}
@@ -23,3 +27,10 @@ def answer(raw, atomic):
 def error_body(code, data):
     """A reply for errors raised before the protocol runs (401, 413, 415, 503)."""
     return json.dumps(protocol.RpcError(code, data).reply(None)).encode()
+
+
+async def call_annotations_rpc(atomic=None):
+    """``POST /annotations/_rpc``: JSON-RPC 2.0 over the raw body (parse errors are the protocol's);
+    the calls run in a worker thread, each on the database connection ``answer`` opens."""
+    raw = await request.body()
+    return await run_in_threadpool(answer, raw, atomic in ("true", "1", "yes", "t"))

@@ -16,7 +16,7 @@ from dataset_api.crud import current_user
 from dataset_api.jsonapi import body, document, query
 from dataset_api.jsonapi.values import bad_text
 from dataset_api.jsonrpc.protocol import INTERNAL, INVALID_PARAMS, RpcError
-from dataset_api.resources import ANNOTATIONS
+from dataset_api.resources.annotations import ANNOTATIONS
 
 log = logging.getLogger("dataset_api.jsonrpc")
 SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
@@ -102,14 +102,10 @@ def delete(id):  # noqa: A002
 
 
 def index(filter=None, sort=None, page=None, count=False):  # noqa: A002 - the API's names
-    """``{"data": [...], "meta": {...}}`` for the same filters, sort and paging as GET /annotations."""
-    pairs = [(f"filter[{k}]", _text(v)) for k, v in _object(filter, "filter").items()]
-    if sort is not None:
-        pairs.append(("sort", _text(sort)))
-    pairs += [(f"page[{k}]", _text(v)) for k, v in _object(page, "page").items()]
-    if count not in (None, False):
-        pairs.append(("count", _text(count)))
-    q = query.parse(ANNOTATIONS, pairs)
+    """``{"data": [...], "meta": {...}}`` for the same filters, sort and paging as GET /annotations:
+    each param is read as the text of its query parameter, by that parameter's rule."""
+    q = query.index(ANNOTATIONS, filters=_texts(filter, "filter"), sort=_text_unless(sort, (None,)),
+                    page=_texts(page, "page"), count=_text_unless(count, (None, False)))
     rows, has_more, total = store.page(ANNOTATIONS, q)
     meta = {"page": {"number": q.page_number, "size": q.page_size, "has_more": has_more}}
     if total is not None:
@@ -117,16 +113,23 @@ def index(filter=None, sort=None, page=None, count=False):  # noqa: A002 - the A
     return {"data": [flat(r) for r in rows], "meta": meta}
 
 
-def _object(value, name):
+def _texts(value, name):
+    """The (member, text) pairs of the object param ``name``; -32602 unless it is an object."""
     if value is None:
-        return {}
+        return []
     if not isinstance(value, dict):
         raise RpcError(INVALID_PARAMS, {"errors": [{"pointer": f"/params/{name}",
                                                     "detail": f"'{name}' must be an object."}]})
-    return value
+    return [(member, _text(item)) for member, item in value.items()]
+
+
+def _text_unless(value, absent):
+    """``_text(value)``, or None (the param is left out) when ``value`` equals one of ``absent``."""
+    return None if value in absent else _text(value)
 
 
 def _text(value):
+    """The query-string text of a param's value: a list is the comma form, an object its JSON."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):

@@ -1,7 +1,10 @@
 """Versioned schema migrations, applied in order and recorded in ``schema_migrations``.
 
 Each migration is a function of the database, listed in ``MIGRATIONS`` under a version number
-that is never reused. Later ones use ``playhouse.migrate`` operations on existing tables.
+that is never reused. A migration declares the tables it touches as frozen Peewee models of its
+own, as they were at its step, and never imports ``dataset_api.models``: the live models move on,
+a migration must build the same thing on every fresh database. Later ones change existing tables
+with ``playhouse.migrate`` operations or Peewee index declarations.
 """
 
 import logging

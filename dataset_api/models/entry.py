@@ -51,3 +51,10 @@ class Entry(UUIDModel):
     def queue_order(cls, select):
         """Highest priority first, then the oldest, then by id."""
         return select.order_by(cls.priority.desc(), cls.created_at.asc(), cls.id.asc())
+
+
+# The common listing (a dataset's entries of one status, in queue order) filters and orders on one
+# index, so a page stops after page[size] rows. Migration 0002 creates it; declared here as well so
+# that create_tables on the models builds the schema the migrations build.
+Entry.add_index(Entry.index(Entry.dataset, Entry.status, Entry.priority.desc(), Entry.created_at, Entry.id,
+                            name="entry_dataset_status_priority_created"))

@@ -1,0 +1,153 @@
+"""The migration chain builds the schema the live models describe, applies each migration once,
+and stays frozen when the models change.
+
+Every database here is a throwaway of the test's own: SQLite files under ``tmp_path`` or, when
+DATASET_API_TEST_DATABASE_URL is set, PostgreSQL databases created beside the test database and
+dropped afterwards, so the tables other tests share are never touched."""
+
+from contextlib import ExitStack
+
+import pytest
+from peewee import IntegerField
+from playhouse.migrate import SchemaMigrator
+
+from dataset_api import migrations
+from dataset_api.db import make_database
+from dataset_api.migrations import m0001_initial
+from dataset_api.models import MODELS, Entry
+from tests.live import PG_URL, dedicated_database
+
+LISTING_INDEX = "entry_dataset_status_priority_created"
+
+# The catalog's own account beside Peewee's introspection, so nothing hangs on what Peewee reads:
+# columns as information_schema reports them, each constraint (primary, foreign with its ON DELETE,
+# unique) and each index as PostgreSQL would re-create it.
+PG_CATALOG = {
+    "columns": """
+        SELECT table_name, ordinal_position, column_name, data_type, character_maximum_length,
+               is_nullable, column_default
+        FROM information_schema.columns
+        WHERE table_schema = current_schema() AND table_name <> 'schema_migrations'
+        ORDER BY 1, 2""",
+    "constraints": """
+        SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
+        FROM pg_constraint
+        WHERE connamespace = current_schema()::regnamespace
+          AND conrelid::regclass::text <> 'schema_migrations'
+        ORDER BY 1, 2""",
+    "indexes": """
+        SELECT tablename, indexname, indexdef
+        FROM pg_indexes
+        WHERE schemaname = current_schema() AND tablename <> 'schema_migrations'
+        ORDER BY 1, 2""",
+}
+# SQLite keeps each table's and index's CREATE statement: types, defaults, constraints, DESC.
+SQLITE_CATALOG = """
+    SELECT type, name, tbl_name, sql FROM sqlite_master
+    WHERE tbl_name <> 'schema_migrations'
+    ORDER BY type, name"""
+
+
+@pytest.fixture
+def blank_database(tmp_path):
+    """Make empty databases by name; each is closed, and on PostgreSQL dropped, at teardown."""
+    with ExitStack() as stack:
+        def blank(name):
+            url = stack.enter_context(dedicated_database()) if PG_URL else f"sqlite:///{tmp_path}/{name}.db"
+            database = make_database(url)
+            stack.callback(database.close_all)
+            return database
+
+        yield blank
+
+
+@pytest.fixture
+def later_column():
+    """The live Entry with a column no migration creates yet, as while its migration is written."""
+    Entry._meta.add_field("later_column", IntegerField(null=True))
+    yield "later_column"
+    Entry._meta.remove_field("later_column")
+    delattr(Entry, "later_column")
+
+
+def built_from_models(database):
+    with database.bind_ctx(MODELS), database.connection_context():
+        database.create_tables(MODELS)
+    return database
+
+
+def migrated(database):
+    migrations.migrate(database)
+    return database
+
+
+def catalog(database):
+    if PG_URL:
+        return {key: database.execute_sql(sql).fetchall() for key, sql in PG_CATALOG.items()}
+    return database.execute_sql(SQLITE_CATALOG).fetchall()
+
+
+def describe_table(database, table):
+    return {
+        "columns": database.get_columns(table),
+        "primary_keys": database.get_primary_keys(table),
+        "foreign_keys": sorted(database.get_foreign_keys(table)),
+        "indexes": sorted(database.get_indexes(table)),
+    }
+
+
+def schema(database):
+    """The application's tables as Peewee introspects them, and the catalog's own account."""
+    with database.connection_context():
+        tables = sorted(set(database.get_tables()) - {"schema_migrations"})
+        return {"tables": {table: describe_table(database, table) for table in tables},
+                "catalog": catalog(database)}
+
+
+def column_names(database, table):
+    with database.connection_context():
+        return [column.name for column in database.get_columns(table)]
+
+
+def test_migrations_build_the_schema_of_the_models(blank_database):
+    chain = schema(migrated(blank_database("chain")))
+    models = schema(built_from_models(blank_database("models")))
+
+    assert chain["tables"] == models["tables"]
+    assert chain["catalog"] == models["catalog"]
+    assert set(chain["tables"]) == {model._meta.table_name for model in MODELS}
+    listing = next(i for i in chain["tables"]["entry"]["indexes"] if i.name == LISTING_INDEX)
+    assert listing.columns == ["dataset_id", "status", "priority", "created_at", "id"]
+    assert "priority DESC" in listing.sql.replace('"', "")
+
+
+def test_migrating_again_applies_nothing(blank_database):
+    database = blank_database("twice")
+
+    assert migrations.migrate(database) == [version for version, _, _ in migrations.MIGRATIONS]
+    first = schema(database)
+    assert migrations.migrate(database) == []
+    assert schema(database) == first
+
+
+def test_the_initial_tables_ignore_columns_added_to_the_models(blank_database, later_column):
+    database = blank_database("initial")
+    with database.connection_context():
+        m0001_initial.up(database)
+
+    assert later_column in Entry._meta.columns
+    assert later_column not in column_names(database, "entry")
+
+
+def add_later_column(database):
+    SchemaMigrator.from_database(database).add_column("entry", "later_column", IntegerField(null=True)).run()
+
+
+def test_a_migration_adding_a_column_applies_on_a_fresh_database(blank_database, later_column,
+                                                                  monkeypatch):
+    chain = [*migrations.MIGRATIONS, (99, "later column", add_later_column)]
+    monkeypatch.setattr(migrations, "MIGRATIONS", chain)
+    database = blank_database("later")
+
+    assert migrations.migrate(database) == [version for version, _, _ in chain]
+    assert column_names(database, "entry").count(later_column) == 1
