@@ -174,11 +174,6 @@ def anon(client):
 @pytest.fixture
 def tree(api):
     """A project with one dataset, three entries and an annotation on the first entry."""
-    project = api.create("projects", name="Birds", organization_id=7)
-    dataset = api.create("datasets", project_id=project["id"], name="Photos", modality="image",
-                         labels=["bird", "sky"])
-    entries = [api.create("entries", dataset_id=dataset["id"], resource=f"img-{i}.png",
-                          priority=i) for i in range(3)]
-    annotation = api.create("annotations", entry_id=entries[0]["id"], dimensions={"x": 1},
-                            annotation={"label": "bird"}, metadata={"tool": "box"})
-    return {"project": project, "dataset": dataset, "entries": entries, "annotation": annotation}
+    from tests import factories  # factories builds on this module's Api
+
+    return factories.tree(api)

@@ -43,9 +43,9 @@ OUTSIDER = {"Authorization": "Bearer " + token(account_id=801, email="owner@org8
 
 @pytest.fixture
 def foreign_ids(api, tree):
-    from tests.test_resources import build_world
+    from tests.factories import one_of_each
 
-    world = build_world(api, tree)
+    world = one_of_each(api, tree)
     return {str(record["id"]) for key, record in world.items() if key != "all_entries"} | {
         entry["id"] for entry in world["all_entries"]}
 

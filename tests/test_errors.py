@@ -5,13 +5,13 @@ import uuid
 
 import pytest
 
+from tests import factories
 from tests.conftest import MEDIA, Api, app_client, token
 from tests.test_resources import (
     CHANGE,
     CHILDREN,
     PARENT,
     RESOURCES,
-    build_world,
     envelope,
     ids,
     known,
@@ -27,7 +27,7 @@ MISSING_IDS = {res: str(uuid.uuid4()) for res in RESOURCES} | {"project_members"
 
 @pytest.fixture
 def world(api, tree):
-    return build_world(api, tree)
+    return factories.one_of_each(api, tree)
 
 
 def the_error(resp, status):
@@ -259,7 +259,7 @@ def test_duplicate_member_is_409(api, world):
                                         "email": "again@example.com", "role": "reviewer"})
     the_error(api.post("/project_members", body), 409)
     assert ids(api.get("/project_members")) == {world["project_members"]["id"]}
-    other = api.create("projects", name="Other", organization_id=7)
+    other = factories.project(api, "Other", 7)
     body["data"]["attributes"]["project_id"] = other["id"]
     assert api.post("/project_members", body).status_code == 201
 
@@ -336,7 +336,7 @@ def test_body_over_the_limit_is_413(small_api):
     resp = small_api.post("/projects", project_body(description="x" * 2000))
     the_error(resp, 413)
     assert ids(small_api.get("/projects")) == set()
-    project = small_api.create("projects", name="Small", organization_id=1, description="x" * 500)
+    project = factories.project(small_api, "Small", 1, description="x" * 500)
     resp = small_api.patch(url("projects", project), envelope("projects", {"description": "y" * 2000}))
     the_error(resp, 413)
     shown = small_api.get(url("projects", project)).json()["data"]["attributes"]
@@ -472,7 +472,7 @@ def test_malformed_envelope_is_422(api, body, pointer):
 def test_derived_relationship_is_read_only_and_ignored(api, world):
     """Like read-only attributes, a derived relationship sent back is ignored: the entry's
     project always comes from its dataset."""
-    other = api.create("projects", name="Other", organization_id=1)
+    other = factories.project(api, "Other", 1)
     body = envelope("entries", {"dataset_id": world["datasets"]["id"], "resource": "r.png"},
                     relationships={"project": link("projects", other["id"])})
     resp = api.post("/entries", body)

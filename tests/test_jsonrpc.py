@@ -20,6 +20,7 @@ from dataset_api.jsonrpc import bulk, methods, protocol
 from dataset_api.jsonrpc.protocol import Bulk
 from dataset_api.models import Entry
 from dataset_api.resources.annotations import ANNOTATIONS
+from tests import factories
 from tests.conftest import Api, app_client, token
 
 RPC = "/annotations/_rpc"
@@ -702,20 +703,14 @@ def world(api, client, tree):
     """The tree plus an annotator (account 50) and entries in every state a create can meet:
     ``assigned`` to the annotator, ``open`` (unassigned at annotate), ``taken`` (assigned to the
     admin), ``done`` (completed by the annotator, in a dataset that skips review)."""
-    project_id = tree["project"]["id"]
-    api.create("project_members", project_id=project_id, account_id=ANNOTATOR_ID,
-               email="ann@example.com", role="annotator")
-    skip = api.create("datasets", project_id=project_id, name="No review", modality="image",
-                      workflow_configuration={"type": "simple_review", "sample_rate": 0})
-    done, taken = (api.create("entries", dataset_id=skip["id"], resource=f"{name}.png")["id"]
-                   for name in ("done", "taken"))
+    factories.member(api, tree["project"], ANNOTATOR_ID, email="ann@example.com")
+    skip = factories.dataset(api, tree["project"], "No review", sample_rate=0)
+    done, taken = (factories.entry(api, skip, f"{name}.png")["id"] for name in ("done", "taken"))
     assigned, open_ = tree["entries"][1]["id"], tree["entries"][2]["id"]
     for entry in (assigned, done):
-        resp = api.patch(f"/entries/{entry}/assign", {"data": {
-            "type": "dataset:entries", "attributes": {"assigned_to_id": ANNOTATOR_ID}}})
-        assert resp.status_code == 200, resp.text
-    assert Api(client, ANNOTATOR).post(f"/entries/{done}/submit").status_code == 200
-    assert api.get(f"/entries/{taken}/select").status_code == 200
+        factories.expect(factories.assign(api, entry, ANNOTATOR_ID), 200)
+    factories.expect(factories.submit(Api(client, ANNOTATOR), done), 200)
+    factories.expect(factories.select(api, taken), 200)
     assert api.get(f"/entries/{done}").json()["data"]["attributes"]["status"] == "completed"
     return {"assigned": assigned, "open": open_, "taken": taken, "done": done}
 
@@ -1036,8 +1031,7 @@ def test_jsonapi_media_type_gets_a_jsonrpc_answer(client, tree):
 
 def test_forbidden_and_hidden_for_a_reviewer(client, api, tree):
     """A reviewer may read the project's annotations of entries at their step, never write them."""
-    api.create("project_members", project_id=tree["project"]["id"], account_id=42,
-               email="rev@example.com", role="reviewer")
+    factories.member(api, tree["project"], 42, "reviewer", "rev@example.com")
     reviewer = token(account_id=42, email="rev@example.com", role="user")
     outsider = token(account_id=43, email="out@example.com", role="user")
     entry_id, annotation_id = tree["entries"][0]["id"], tree["annotation"]["id"]

@@ -25,7 +25,9 @@ import pytest
 
 from dataset_api.db import db
 from dataset_api.models import MODELS, ProjectMember
+from tests import factories
 from tests.conftest import PG_URL, Api, app_client, token
+from tests.factories import expect
 
 RESOURCES = ("projects", "project_members", "datasets", "entries", "annotations", "note_feeds",
              "note_comments")
@@ -137,47 +139,31 @@ def envelope(resource, attributes, rid=None):
     return {"data": data}
 
 
-def expect(resp, status):
-    assert resp.status_code == status, resp.text
-    return resp.json()["data"] if resp.content else None
-
-
 def build_world(admin, client):
     """Create the world of the module docstring with the admin client; return {resource: {key: id}}."""
     ids = {resource: {} for resource in RESOURCES}
     for key, organization in (("A", 1), ("B", 2)):
-        ids["projects"][key] = admin.create("projects", name=f"Project {key}",
-                                            organization_id=organization)["id"]
+        ids["projects"][key] = factories.project(admin, f"Project {key}", organization)["id"]
     for project, account, role in MEMBERS:
-        ids["project_members"][f"{project}/{account}"] = admin.create(
-            "project_members", project_id=ids["projects"][project], account_id=account,
-            email=email(account), role=role)["id"]
-    disabled = ids["project_members"]["A/13"]
-    member = expect(admin.patch(f"/project_members/{disabled}", envelope(
-        "project_members", {"disabled_at": "2026-01-01T00:00:00Z"}, disabled)), 200)
-    assert member["attributes"]["disabled_at"] is not None
+        ids["project_members"][f"{project}/{account}"] = factories.member(
+            admin, ids["projects"][project], account, role, email(account),
+            disabled=f"{project}/{account}" == "A/13")["id"]
     for key in ("A", "B"):
-        ids["datasets"][key] = admin.create(
-            "datasets", project_id=ids["projects"][key], name=f"Dataset {key}", modality="image",
-            workflow_configuration={"type": "simple_review", "sample_rate": 1})["id"]
+        ids["datasets"][key] = factories.dataset(admin, ids["projects"][key], f"Dataset {key}",
+                                                 sample_rate=1)["id"]
     for key in ENTRY_KEYS:
-        ids["entries"][key] = admin.create("entries", dataset_id=ids["datasets"][key[0]],
-                                           resource=f"{key}.png")["id"]
+        ids["entries"][key] = factories.entry(admin, ids["datasets"][key[0]], f"{key}.png")["id"]
     for key, account in (("A/assigned", 12), ("A/review", 12), ("A/owner", 10)):
-        expect(admin.patch(f"/entries/{ids['entries'][key]}/assign",
-                           {"data": {"attributes": {"assigned_to_id": account}}}), 200)
+        expect(factories.assign(admin, ids["entries"][key], account), 200)
     annotator = Api(client, TOKENS["annotator"])
-    entry = expect(annotator.post(f"/entries/{ids['entries']['A/review']}/submit"), 200)
+    entry = expect(factories.submit(annotator, ids["entries"]["A/review"]), 200)
     assert entry["attributes"]["wf_step"] == "review" and entry["attributes"]["assigned_to_id"] is None
     for key in ENTRY_KEYS:
-        entry_id = ids["entries"][key]
-        ids["annotations"][key] = admin.create("annotations", entry_id=entry_id, dimensions={"x": 1},
-                                               annotation={"label": key})["id"]
-        ids["note_feeds"][key] = admin.create("note_feeds", entry_id=entry_id,
-                                              annotation_id=ids["annotations"][key],
-                                              content_md=f"About {key}")["id"]
-        ids["note_comments"][key] = admin.create("note_comments", note_feed_id=ids["note_feeds"][key],
-                                                 content_md=f"On {key}")["id"]
+        ids["annotations"][key] = factories.annotation(admin, ids["entries"][key], key)["id"]
+        ids["note_feeds"][key] = factories.note_feed(admin, ids["entries"][key], f"About {key}",
+                                                     ids["annotations"][key])["id"]
+        ids["note_comments"][key] = factories.note_comment(admin, ids["note_feeds"][key],
+                                                           f"On {key}")["id"]
     return ids
 
 
@@ -448,9 +434,9 @@ def test_writes_follow_the_table(world, caller, case, operation):
 
 def test_feeds_and_comments_can_be_changed_by_their_author_and_owners_only(world):
     annotator, reviewer, owner = (world.as_(c) for c in ("annotator", "reviewer", "project_owner"))
-    feed = annotator.create("note_feeds", entry_id=world.id("entries", "A/review"),
-                            annotation_id=world.id("annotations", "A/review"), content_md="Blurry?")
-    comment = annotator.create("note_comments", note_feed_id=feed["id"], content_md="Very.")
+    feed = factories.note_feed(annotator, world.id("entries", "A/review"), "Blurry?",
+                               world.id("annotations", "A/review"))
+    comment = factories.note_comment(annotator, feed, "Very.")
     for resource, record in (("note_feeds", feed), ("note_comments", comment)):
         url, change = f"/{resource}/{record['id']}", envelope(resource, {"content_md": "x"}, record["id"])
         assert reviewer.get(url).status_code == 200  # the reviewer reads it, but is not its author
@@ -465,8 +451,8 @@ def test_feeds_and_comments_can_be_changed_by_their_author_and_owners_only(world
 @pytest.mark.parametrize("caller", OWNERS_OF_A)
 def test_annotations_of_a_completed_entry_cannot_change_even_for_owners(world, caller):
     admin, api = world.as_("admin"), world.as_(caller)
-    expect(admin.post(f"/entries/{world.id('entries', 'A/review')}/submit",
-                      {"data": {"attributes": {"approved": True}}}), 200)
+    expect(factories.submit(admin, world.id("entries", "A/review"),
+                            {"data": {"attributes": {"approved": True}}}), 200)
     url = world.url("annotations", "A/review")
     rid = world.id("annotations", "A/review")
     assert api.patch(url, envelope("annotations", {"annotation": {"label": "x"}}, rid)).status_code == 409
@@ -477,8 +463,7 @@ def test_annotations_of_a_completed_entry_cannot_change_even_for_owners(world, c
 
 def test_an_org_owner_is_an_owner_only_in_their_organizations(world):
     """org_owner 31 (organization 2), made a reviewer of project A: reads A as a worker, owns none of it."""
-    world.as_("admin").create("project_members", project_id=world.id("projects", "A"), account_id=31,
-                              email=email(31), role="reviewer")
+    factories.member(world.as_("admin"), world.id("projects", "A"), 31, "reviewer", email(31))
     api = world.as_("org_owner_2")
     assert api.get(world.url("projects", "A")).status_code == 200
     assert api.patch(world.url("projects", "A"), envelope(
@@ -767,15 +752,13 @@ def test_the_last_enabled_project_owner_cannot_be_demoted_disabled_or_deleted(wo
 
 
 def add_owner(world, api, account_id):
-    return api.create("project_members", project_id=world.id("projects", "A"), account_id=account_id,
-                      email=email(account_id), role="project_owner")
+    return factories.member(api, world.id("projects", "A"), account_id, "project_owner", email(account_id))
 
 
 def test_a_disabled_second_owner_does_not_count(world):
     admin = world.as_("admin")
     second = add_owner(world, admin, 51)
-    expect(admin.patch(f"/project_members/{second['id']}", envelope(
-        "project_members", {"disabled_at": "2026-02-01T00:00:00Z"}, second["id"])), 200)
+    factories.disable(admin, second, "2026-02-01T00:00:00Z")
     assert admin.patch(*member_patch(world, "A/10", {"role": "reviewer"})).status_code == 409
     assert admin.delete(world.url("project_members", "A/10")).status_code == 409
 

@@ -7,8 +7,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
-from dataset_api.db import db
 from dataset_api.models import Dataset
+from tests import factories
 from tests.conftest import Api, app_client, token
 
 # (resource, priority, job_id) of the entries of the "Photos" dataset, in creation order.
@@ -82,42 +82,31 @@ def api(tmp_path_factory):
 def world(api):
     """Three projects (organizations 7, 8, 9), three datasets, six entries, three annotations
     and four project members."""
-    birds = api.create("projects", name="Birds", organization_id=7)
-    fish = api.create("projects", name="Fish", organization_id=8)
-    trees = api.create("projects", name="Trees", organization_id=9)
-    photos = api.create("datasets", project_id=birds["id"], name="Photos", modality="image",
-                        labels=["bird", "sky"])
-    clips = api.create("datasets", project_id=birds["id"], name="Clips", modality="video",
-                       labels=["bird"])
-    sounds = api.create("datasets", project_id=fish["id"], name="Sounds", modality="audio")
-    entries = {}
-    for resource, priority, job_id in PHOTO_ENTRIES:
-        entries[resource] = api.create("entries", dataset_id=photos["id"], resource=resource,
-                                       priority=priority, job_id=job_id)
-    entries[CLIP_ENTRY] = api.create("entries", dataset_id=clips["id"], resource=CLIP_ENTRY, priority=1)
+    birds = factories.project(api, "Birds", 7)
+    fish = factories.project(api, "Fish", 8)
+    trees = factories.project(api, "Trees", 9)
+    photos = factories.dataset(api, birds, "Photos", "image", labels=["bird", "sky"])
+    clips = factories.dataset(api, birds, "Clips", "video", labels=["bird"])
+    sounds = factories.dataset(api, fish, "Sounds", "audio")
+    entries = {resource: factories.entry(api, photos, resource, priority=priority, job_id=job_id)
+               for resource, priority, job_id in PHOTO_ENTRIES}
+    entries[CLIP_ENTRY] = factories.entry(api, clips, CLIP_ENTRY, priority=1)
     annotations = {
-        "a1": api.create("annotations", entry_id=entries["Cat_01.PNG"]["id"], dimensions={"x": 1, "y": 2},
-                         annotation={"label": "a1"}, metadata={"tool": "box", "score": 1}),
-        "a2": api.create("annotations", entry_id=entries["Cat_01.PNG"]["id"], dimensions={"x": 1},
-                         annotation={"label": "a2"}, metadata={"tool": "polygon"}),
-        "a3": api.create("annotations", entry_id=entries["cat%01.png"]["id"], dimensions={"x": 3},
-                         annotation={"label": "a3"}),
+        "a1": factories.annotation(api, entries["Cat_01.PNG"], "a1", dimensions={"x": 1, "y": 2},
+                                   metadata={"tool": "box", "score": 1}),
+        "a2": factories.annotation(api, entries["Cat_01.PNG"], "a2", metadata={"tool": "polygon"}),
+        "a3": factories.annotation(api, entries["cat%01.png"], "a3", dimensions={"x": 3}),
     }
     members = {
-        "ann@example.com": api.create("project_members", project_id=birds["id"], account_id=11,
-                                      email="ann@example.com", role="annotator"),
-        "bob@example.com": api.create("project_members", project_id=birds["id"], account_id=12,
-                                      email="bob@example.com", role="reviewer",
-                                      disabled_at="2026-01-01T00:00:00Z"),
-        "cid@example.com": api.create("project_members", project_id=fish["id"], account_id=13,
-                                      email="cid@example.com", role="annotator"),
-        "dan@example.com": api.create("project_members", project_id=trees["id"], account_id=14,
-                                      email="dan@example.com", role="project_owner"),
+        "ann@example.com": factories.member(api, birds, 11, "annotator", "ann@example.com"),
+        "bob@example.com": factories.member(api, birds, 12, "reviewer", "bob@example.com",
+                                            disabled_at="2026-01-01T00:00:00Z"),
+        "cid@example.com": factories.member(api, fish, 13, "annotator", "cid@example.com"),
+        "dan@example.com": factories.member(api, trees, 14, "project_owner", "dan@example.com"),
     }
     # progress is read-only and moved by the workflow only: give the datasets distinct values
-    with db.connection_context():
-        for dataset, value in ((photos, 0.25), (clips, 0.5), (sounds, 1.0)):
-            Dataset.update(progress=value).where(Dataset.id == dataset["id"]).execute()
+    for dataset, value in ((photos, 0.25), (clips, 0.5), (sounds, 1.0)):
+        factories.stored(Dataset, dataset, progress=value)
     return SimpleNamespace(projects={"Birds": birds, "Fish": fish, "Trees": trees},
                            datasets={"Photos": photos, "Clips": clips, "Sounds": sounds},
                            entries=entries, annotations=annotations, members=members)
@@ -126,8 +115,8 @@ def world(api):
 @pytest.fixture
 def scratch(api, world):
     """A project with an empty dataset for tests that add entries; deleted (with them) afterwards."""
-    project = api.create("projects", name="Scratch", organization_id=99)
-    dataset = api.create("datasets", project_id=project["id"], name="Scratch", modality="text")
+    project = factories.project(api, "Scratch", 99)
+    dataset = factories.dataset(api, project, "Scratch", "text")
     yield dataset
     assert api.delete(f"/projects/{project['id']}").status_code == 204
 
@@ -183,7 +172,7 @@ def test_string_filters(api, world, pairs, expected):
 
 
 def test_match_is_case_insensitive_beyond_ascii(api, scratch):
-    api.create("entries", dataset_id=scratch["id"], resource="Élan.png")
+    factories.entry(api, scratch, "Élan.png")
     assert found(api, "/entries", ("filter[resource__match]", "élan")) == {"Élan.png"}
     assert found(api, "/entries", ("filter[resource__prefix]", "ÉLAN")) == {"Élan.png"}
 
@@ -396,8 +385,7 @@ def test_project_member_filters(api, world, pairs, expected):
 
 
 def test_enabled_follows_disabled_at(api, scratch):
-    member = api.create("project_members", project_id=scratch["attributes"]["project_id"], account_id=21,
-                        email="eve@example.com", role="annotator")
+    member = factories.member(api, scratch["attributes"]["project_id"], 21, email="eve@example.com")
     scratch_members = ("filter[organization_id]", "99")
     eve = {"eve@example.com"}
 
@@ -606,7 +594,7 @@ def test_pages_of_one_never_overlap_or_skip(api, world, sort):
 def test_ties_on_many_equal_rows_page_cleanly(api, scratch):
     dataset = scratch["id"]
     for i in range(12):
-        api.create("entries", dataset_id=dataset, resource=f"s{i:02}.wav", priority=7)
+        factories.entry(api, dataset, f"s{i:02}.wav", priority=7)
     base = [("filter[dataset_id]", dataset), ("sort", "-priority")]
     full = [d["id"] for d in ok(api, "/entries", *base)["data"]]
     assert full == sorted(full)

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from dataset_api.auth import tokens
+from tests import factories
 from tests.live import SECRET, Server, dedicated_database
 
 PG_URL = os.environ.get("DATASET_API_TEST_DATABASE_URL", "")
@@ -96,10 +97,9 @@ def admin(server):
 
 @pytest.fixture(scope="module")
 def project(admin):
-    project = admin.create("projects", name="Races", organization_id=1)
+    project = factories.project(admin, "Races", 1)
     for account_id in ANNOTATOR_IDS:
-        admin.create("project_members", project_id=project["id"], account_id=account_id,
-                     email=f"u{account_id}@example.com", role="annotator")
+        factories.member(admin, project, account_id, email=f"u{account_id}@example.com")
     return project
 
 
@@ -126,17 +126,11 @@ def race(clients, work):
         return [future.result(timeout=RACE_DEADLINE) for future in futures]
 
 
-def new_dataset(admin, project, name):
-    return admin.create("datasets", project_id=project["id"], name=name, modality="image",
-                        workflow_configuration={"type": "simple_review", "sample_rate": 0})
-
-
 # --- the tests ------------------------------------------------------------------------------------
 
 def test_next_hands_out_every_entry_exactly_once(server, admin, project, annotators):
-    dataset = new_dataset(admin, project, "Queue")
-    ids = {admin.create("entries", dataset_id=dataset["id"], resource=f"img-{i:03d}.png",
-                        priority=i % 5)["id"] for i in range(ENTRIES)}
+    dataset = factories.dataset(admin, project, "Queue", sample_rate=0)
+    ids = {factories.entry(admin, dataset, f"img-{i:03d}.png", priority=i % 5)["id"] for i in range(ENTRIES)}
     next_path = f"/entries/next?filter[dataset_id]={dataset['id']}"
     deadline = time.monotonic() + RACE_DEADLINE
 
@@ -198,10 +192,10 @@ def test_next_hands_out_every_entry_exactly_once(server, admin, project, annotat
 
 
 def test_select_race_has_exactly_one_winner(server, admin, project, annotators):
-    dataset = new_dataset(admin, project, "Select race")
+    dataset = factories.dataset(admin, project, "Select race", sample_rate=0)
     rounds = 5  # one race per entry; more rounds, more chances to catch an interleaving
     for round_ in range(rounds):
-        entry = admin.create("entries", dataset_id=dataset["id"], resource=f"contested-{round_}.png")
+        entry = factories.entry(admin, dataset, f"contested-{round_}.png")
         path = f"/entries/{entry['id']}/select"
 
         def work(client, path=path):

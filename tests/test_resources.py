@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from tests import factories
 from tests.conftest import Api, token
 
 RESOURCES = ("projects", "project_members", "datasets", "entries", "annotations", "note_feeds",
@@ -100,23 +101,10 @@ def ids(resp):
     return {item["id"] for item in resp.json()["data"]}
 
 
-def build_world(api, tree):
-    """One record of every resource (keyed by resource name), built on ``tree``."""
-    project, entries = tree["project"], tree["entries"]
-    member = api.create("project_members", project_id=project["id"], account_id=5,
-                        email="ann@example.com", role="annotator")
-    # anchored on the annotation: entry-anchored feeds have their own tests below
-    feed = api.create("note_feeds", entry_id=entries[0]["id"], annotation_id=tree["annotation"]["id"],
-                      content_md="Is this a bird?")
-    comment = api.create("note_comments", note_feed_id=feed["id"], content_md="Yes.")
-    return {"projects": project, "project_members": member, "datasets": tree["dataset"],
-            "entries": entries[0], "annotations": tree["annotation"], "note_feeds": feed,
-            "note_comments": comment, "all_entries": entries}
-
-
 @pytest.fixture
 def world(api, tree):
-    return build_world(api, tree)
+    """One record of every resource (keyed by resource name), built on ``tree``."""
+    return factories.one_of_each(api, tree)
 
 
 # ---------------------------------------------------------------------------------- success paths
@@ -335,7 +323,7 @@ def test_entry_parent_relationship_is_ignored_on_update(api, world):
 # ----------------------------------------------------------------- derived and owned attributes
 
 def test_entry_project_id_comes_from_its_dataset(api, world):
-    other_project = api.create("projects", name="Other", organization_id=9)
+    other_project = factories.project(api, "Other", 9)
     entry = api.create("entries", dataset_id=world["datasets"]["id"], resource="d.png",
                        project_id=other_project["id"])
     assert entry["attributes"]["project_id"] == world["projects"]["id"]
@@ -363,8 +351,8 @@ def test_dataset_read_only_attributes_and_defaults(api, world):
 
 
 def test_annotation_project_and_dataset_come_from_the_entry(api, world):
-    other_project = api.create("projects", name="Other", organization_id=9)
-    other_dataset = api.create("datasets", project_id=other_project["id"], name="X", modality="text")
+    other_project = factories.project(api, "Other", 9)
+    other_dataset = factories.dataset(api, other_project, "X", "text")
     annotation = api.create("annotations", entry_id=world["all_entries"][2]["id"],
                             dimensions={}, annotation={}, project_id=other_project["id"],
                             dataset_id=other_dataset["id"])
@@ -391,7 +379,7 @@ def test_note_feed_on_an_entry_can_be_created_shown_and_listed(api, world):
 
 
 def test_note_feed_project_and_dataset_come_from_the_entry(api, world):
-    other_project = api.create("projects", name="Other", organization_id=9)
+    other_project = factories.project(api, "Other", 9)
     feed = api.create("note_feeds", **new_attributes("note_feeds", world),
                       project_id=other_project["id"], dataset_id=str(uuid.uuid4()))
     attrs = feed["attributes"]
@@ -569,10 +557,9 @@ def everything(world):
 
 
 def test_deleting_a_project_deletes_everything_under_it(api, world):
-    survivor = api.create("projects", name="Keep", organization_id=7)
-    kept_dataset = api.create("datasets", project_id=survivor["id"], name="K", modality="text")
-    kept_member = api.create("project_members", project_id=survivor["id"], account_id=5,
-                             email="ann@example.com", role="annotator")
+    survivor = factories.project(api, "Keep", 7)
+    kept_dataset = factories.dataset(api, survivor, "K", "text")
+    kept_member = factories.member(api, survivor, 5, email="ann@example.com")
     assert api.delete(url("projects", world["projects"])).status_code == 204
     for res, rid in everything(world):
         assert api.get(url(res, rid)).status_code == 404, res
@@ -620,7 +607,7 @@ def counts(api, dataset):
 def test_entry_creates_and_deletes_keep_the_dataset_counters(api, world):
     dataset = world["datasets"]
     assert counts(api, dataset) == (3, 0, 0, 0, "pending")
-    extra = api.create("entries", dataset_id=dataset["id"], resource="more.png")
+    extra = factories.entry(api, dataset, "more.png")
     assert counts(api, dataset) == (4, 0, 0, 0, "pending")
     assert api.delete(url("entries", extra)).status_code == 204
     assert api.delete(url("entries", world["all_entries"][2])).status_code == 204
@@ -629,7 +616,7 @@ def test_entry_creates_and_deletes_keep_the_dataset_counters(api, world):
 
 def test_counters_are_per_dataset(api, world):
     other = api.create("datasets", **new_attributes("datasets", world))
-    api.create("entries", dataset_id=other["id"], resource="o.png")
+    factories.entry(api, other, "o.png")
     assert counts(api, other)[0] == 1
     assert counts(api, world["datasets"])[0] == 3
 

@@ -21,7 +21,10 @@ from dataset_api.app import create_app
 from dataset_api.db import db
 from dataset_api.workflow import counters
 from dataset_api.workflow.machine import sampled
+from tests import factories
 from tests.conftest import Api, make_config, reset_database, token
+from tests.factories import assign, error, next_entry, select, submit
+from tests.factories import id_of as eid
 
 ADMIN, ANNOTATOR, REVIEWER, ANNOTATOR_2, DISABLED, OWNER, OUTSIDER = 1, 2, 3, 4, 5, 6, 99
 ORGANIZATION = 1
@@ -51,70 +54,20 @@ def app(tmp_path_factory):
     db.obj.close_all()
 
 
-def user(client, account):
-    """A client acting as ``account`` (a plain user: it acts through its project membership)."""
-    return Api(client, token(account_id=account, email=f"user{account}@example.com", role="user"))
-
-
 def make_world(api, client, *, sample_rates=(1, 0), entries=3):
     """A project of organization 1 with its members, one dataset per sample rate, and entries.
 
     ``w.as_[account]`` is a client for that account (``w.as_[ADMIN]`` is the admin);
     ``w.datasets[i]`` / ``w.entries[i]`` belong to ``sample_rates[i]``.
     """
-    project = api.create("projects", name="Birds", organization_id=ORGANIZATION)
-    for account, role, enabled in MEMBERS:
-        member = api.create("project_members", project_id=project["id"], account_id=account,
-                            email=f"user{account}@example.com", name=f"User {account}", role=role)
-        if not enabled:
-            resp = api.patch(f"/project_members/{member['id']}", {"data": {
-                "type": "dataset:project_members", "id": member["id"],
-                "attributes": {"disabled_at": "2026-01-01T00:00:00Z"}}})
-            assert resp.status_code == 200, resp.text
-            assert resp.json()["data"]["attributes"]["disabled_at"] is not None
-    datasets, all_entries = [], []
-    for rate in sample_rates:
-        dataset = api.create("datasets", project_id=project["id"], name=f"Photos {rate}",
-                             modality="image",
-                             workflow_configuration={"type": "simple_review", "sample_rate": rate})
-        datasets.append(dataset)
-        all_entries.append([add_entry(api, dataset, f"img-{i}.png") for i in range(entries)])
-    as_ = {account: user(client, account) for account in (ANNOTATOR, REVIEWER, ANNOTATOR_2, DISABLED,
-                                                          OWNER, OUTSIDER)}
+    project = factories.project(api, organization_id=ORGANIZATION)
+    factories.members(api, project, MEMBERS)
+    datasets = [factories.dataset(api, project, f"Photos {rate}", sample_rate=rate) for rate in sample_rates]
+    all_entries = [factories.entries(api, dataset, entries, priority=0) for dataset in datasets]
+    as_ = {account: factories.caller(client, account) for account in (ANNOTATOR, REVIEWER, ANNOTATOR_2,
+                                                                       DISABLED, OWNER, OUTSIDER)}
     as_[ADMIN] = api
     return SimpleNamespace(project=project, datasets=datasets, entries=all_entries, as_=as_)
-
-
-def add_entry(api, dataset, resource, priority=0):
-    return api.create("entries", dataset_id=dataset["id"], resource=resource, priority=priority)
-
-
-def eid(entry):
-    return entry if isinstance(entry, str) else entry["id"]
-
-
-def select(who, entry):
-    return who.get(f"/entries/{eid(entry)}/select")
-
-
-def assign(who, entry, account):
-    return who.patch(f"/entries/{eid(entry)}/assign",
-                     {"data": {"type": "dataset:entries", "attributes": {"assigned_to_id": account}}})
-
-
-def submit(who, entry, body=None):
-    return who.post(f"/entries/{eid(entry)}/submit", body)
-
-
-def error(who, entry, message="corrupt file"):
-    attributes = {} if message is None else {"message": message}
-    return who.post(f"/entries/{eid(entry)}/error", {"data": {"attributes": attributes}})
-
-
-def next_entry(who, dataset, **filters):
-    query = "&".join([f"filter[dataset_id]={dataset['id']}",
-                      *(f"filter[{k}]={v}" for k, v in filters.items())])
-    return who.get(f"/entries/next?{query}")
 
 
 def ok(resp):
@@ -487,7 +440,7 @@ def queue(api, client):
     """A world whose first dataset (always reviewed) holds entries of mixed priority and age."""
     world = make_world(api, client, sample_rates=(1,), entries=0)
     ds = world.datasets[0]
-    world.q = {name: add_entry(api, ds, name, priority)
+    world.q = {name: factories.entry(api, ds, name, priority=priority)
                for name, priority in (("low-old", 0), ("high-old", 5), ("mid", 1), ("high-new", 5))}
     return world
 
@@ -604,8 +557,7 @@ def annotation_body(entry=None, **attributes):
 def test_annotations_of_a_completed_entry_cannot_change(w):
     admin, annotator, entry = w.as_[ADMIN], w.as_[ANNOTATOR], w.entries[1][0]
     ok(select(annotator, entry))
-    note = annotator.create("annotations", entry_id=entry["id"], dimensions={"x": 1},
-                            annotation={"label": "bird"})
+    note = factories.annotation(annotator, entry)
     ok(submit(annotator, entry))  # never sampled: completed
 
     refused(admin.post("/annotations", annotation_body(entry, dimensions={"x": 2},
@@ -622,8 +574,7 @@ def test_annotations_of_an_open_entry_can_change(w):
     admin, entry = w.as_[ADMIN], w.entries[0][0]
     ok(select(w.as_[ANNOTATOR], entry))
     ok(submit(w.as_[ANNOTATOR], entry))  # at review: still open
-    note = admin.create("annotations", entry_id=entry["id"], dimensions={"x": 1},
-                        annotation={"label": "bird"})
+    note = factories.annotation(admin, entry)
     resp = admin.patch(f"/annotations/{note['id']}", annotation_body(annotation={"label": "cat"}))
     assert resp.status_code == 200, resp.text
     assert admin.delete(f"/annotations/{note['id']}").status_code == 204
@@ -680,7 +631,7 @@ def test_dataset_counters_follow_every_transition(api, client):
     assert dataset_counters(admin, ds) == expected_counters(2, 2, 0, "completed")
     assert dataset_counters(admin, ds)["progress"] == 1
 
-    fourth = add_entry(admin, ds, "late.png")
+    fourth = factories.entry(admin, ds, "late.png")
     assert dataset_counters(admin, ds) == expected_counters(3, 2, 0, "in_progress")
     assert admin.delete(f"/entries/{third['id']}").status_code == 204  # errored: may go
     assert dataset_counters(admin, ds) == expected_counters(2, 1, 0, "in_progress")
@@ -707,7 +658,7 @@ def test_an_empty_dataset_is_pending_with_no_progress(api, client):
     w = make_world(api, client, sample_rates=(1,), entries=0)
     admin, ds = w.as_[ADMIN], w.datasets[0]
     assert dataset_counters(admin, ds) == expected_counters(0, 0, 0, "pending")
-    entry = add_entry(admin, ds, "only.png")
+    entry = factories.entry(admin, ds, "only.png")
     ok(error(admin, entry, "unreadable"))
     assert dataset_counters(admin, ds) == expected_counters(1, 1, 0, "completed")
     assert admin.delete(f"/entries/{entry['id']}").status_code == 204  # emptied again
