@@ -1,5 +1,6 @@
 """The database handle: a proxy bound at start-up to SQLite (default) or PostgreSQL."""
 
+import hashlib
 import os
 from urllib.parse import unquote, urlparse
 
@@ -50,6 +51,21 @@ def make_database(url):
 
 def is_sqlite():
     return db.obj is not None and db.obj.__class__.__name__.endswith("SqliteDatabase")
+
+
+def is_postgresql():
+    return db.obj is not None and db.obj.__class__.__name__.endswith("PostgresqlDatabase")
+
+
+def lock_until_commit(*key):
+    """Make transactions that name the same ``key`` run this part one at a time, until the caller's
+    transaction ends. Call inside a transaction. On PostgreSQL: a transaction-scoped advisory lock on
+    a 64-bit hash of ``key`` (the same in every process); a statement after it sees what the previous
+    holder committed (READ COMMITTED). On SQLite nothing to do: every write transaction already holds
+    the database's write lock from its start (BEGIN IMMEDIATE)."""
+    if is_postgresql():
+        digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (int.from_bytes(digest, "big", signed=True),))
 
 
 def bind(url):

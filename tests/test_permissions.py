@@ -478,6 +478,59 @@ def test_an_org_owner_is_an_owner_only_in_their_organizations(world):
         == 403
 
 
+# ------------------------------------------------------------------- moving a project between organizations
+
+# an org_owner of both organizations, beside the callers of the tables
+BOTH_ORGS = token(account_id=32, email=email(32), role="org_owner", orgs=[1, 2])
+
+# PATCH project A (organization 1) with organization_id 2, then with organization_id 1 (its own, or
+# back where it was when the first moved it):
+# moving needs the right to create a project in the new organization (admin; org_owner of it),
+# keeping it needs only the right to update the project (docs/permissions.md, DESIGN §2)
+MOVES = {
+    "admin": (200, 200),
+    "org_owner_of_both": (200, 200),
+    "org_owner_1": (403, 200),  # owns the project, may not create in organization 2
+    "org_owner_2": (404, 404),  # may create in organization 2, cannot read project A
+    "project_owner": (403, 200),  # a plain user owning the project
+    "reviewer": (403, 403), "annotator": (403, 403),
+    "disabled_member": (404, 404), "other_project_member": (404, 404), "non_member": (404, 404),
+}
+
+
+@pytest.mark.parametrize("caller", MOVES)
+def test_a_project_changes_organization_only_for_who_may_create_one_there(world, caller):
+    api = Api(world.client, BOTH_ORGS) if caller == "org_owner_of_both" else world.as_(caller)
+    project = world.id("projects", "A")
+    for organization, expected in zip((2, 1), MOVES[caller], strict=True):
+        before = world.admin_view("projects")
+        resp = api.patch(f"/projects/{project}", envelope(
+            "projects", {"organization_id": organization, "name": f"Moved to {organization}"}, project))
+        assert resp.status_code == expected, (organization, resp.text)
+        after = world.admin_view("projects")
+        if expected == 200:
+            assert (after[project]["organization_id"], after[project]["name"]) == (
+                organization, f"Moved to {organization}")
+            continue
+        assert after == before, "a refused move changed something"  # the name too: all or nothing
+        if expected == 403 and MOVES[caller][1] == 200:  # refused for the move, not the update
+            error = resp.json()["errors"][0]
+            assert error["source"] == {"pointer": "/data/attributes/organization_id"}, error
+
+
+def test_an_org_owner_cannot_move_the_project_it_created_to_another_organization(world):
+    api = world.as_("org_owner_1")
+    project = api.create("projects", name="Mine", organization_id=1)
+    url = f"/projects/{project['id']}"
+    assert api.patch(url, envelope("projects", {"organization_id": 2}, project["id"])).status_code == 403
+    assert api.patch(url, envelope("projects", {"organization_id": 1}, project["id"])).status_code == 200
+    assert world.as_("admin").get(url).json()["data"]["attributes"]["organization_id"] == 1
+    # an admin moves it; then its former org_owner no longer owns (nor reads) it
+    admin = world.as_("admin")
+    assert admin.patch(url, envelope("projects", {"organization_id": 2}, project["id"])).status_code == 200
+    assert api.get(url).status_code == 404
+
+
 # ------------------------------------------------------------------------------------ the workflow
 
 # case -> (method, path, attributes of the body or None)

@@ -26,6 +26,7 @@ CLIENTS = 16
 ENTRIES = 200
 ADMIN_ID = 1
 ANNOTATOR_IDS = range(1001, 1001 + CLIENTS)
+SAME_CALLER = 8  # concurrent ``next`` calls of one annotator
 RACE_DEADLINE = 50  # seconds for one race, so a hung server fails the test instead of the run
 
 
@@ -230,4 +231,45 @@ def test_select_race_has_exactly_one_winner(server, admin, project, annotators):
     counts = admin.attributes(f"/datasets/{dataset['id']}")
     assert (counts["entries_total_count"], counts["entries_in_progress_count"],
             counts["entries_completed_count"], counts["status"]) == (rounds, rounds, 0, "in_progress"), counts
+    assert not server.error_lines(), "server logged errors:\n" + "\n".join(server.error_lines()[:20])
+
+
+def test_next_gives_a_caller_one_entry_however_many_of_its_calls_race(server, admin, project):
+    """DESIGN §4, "your own in-progress entry first", under concurrency: each of a few annotators
+    fires ``SAME_CALLER`` ``next`` calls at once (each on its own connection, all released together
+    with the other annotators' calls); every call of one annotator returns the same entry, that
+    annotator holds exactly one entry in progress, and no entry goes to two annotators."""
+    callers, calls = ANNOTATOR_IDS[:4], SAME_CALLER
+    clients = [Client(server, account_id) for account_id in callers for _ in range(calls)]
+    for client in clients:  # warm connections, so the calls meet at the server
+        assert client.request("GET", "/healthz").status_code == 200
+    try:
+        for round_ in range(3):  # a fresh dataset per round, more chances to catch an interleaving
+            dataset = new_dataset(admin, project, f"Hoarding {round_}")
+            for i in range(len(callers) * calls + 8):  # enough for every call to claim its own
+                admin.create("entries", dataset_id=dataset["id"], resource=f"hoard-{i:03d}.png")
+            next_path = f"/entries/next?filter[dataset_id]={dataset['id']}"
+            results = race(clients, lambda client, path=next_path: (client, client.request("GET", path)))
+
+            problems = [describe(c, "GET", next_path, r) for c, r in results if r.status_code != 200]
+            assert not problems, "\n".join(problems[:10]) + f"\nserver log:\n{server.log_tail()}"
+            given = defaultdict(set)  # account -> entry ids its calls returned
+            for client, resp in results:
+                given[client.account_id].add(resp.json()["data"]["id"])
+            hoarded = {account: sorted(ids) for account, ids in given.items() if len(ids) > 1}
+            assert not hoarded, (f"round {round_}: {calls} concurrent calls of one annotator returned "
+                                 f"several entries (account: ids): {hoarded}")
+            owners = Counter(entry_id for ids in given.values() for entry_id in ids)
+            assert all(n == 1 for n in owners.values()), f"round {round_}: entries given twice: {owners}"
+
+            resp = admin.request("GET", f"/entries?filter[dataset_id]={dataset['id']}"
+                                        f"&filter[status]=in_progress&page[size]=1000")
+            held = Counter(e["attributes"]["assigned_to_id"] for e in resp.json()["data"])
+            assert held == dict.fromkeys(callers, 1), f"round {round_}: in progress by account: {held}"
+            counts = admin.attributes(f"/datasets/{dataset['id']}")
+            assert counts["entries_in_progress_count"] == len(callers), counts
+            print(f"next race round {round_}: {len(clients)} calls, entries handed out: {len(owners)}")
+    finally:
+        for client in clients:
+            client.close()
     assert not server.error_lines(), "server logged errors:\n" + "\n".join(server.error_lines()[:20])

@@ -1,6 +1,6 @@
 """Projects (``/projects``): the top of the tree; an organization's owners create them."""
 
-from dataset_api import crud, rules
+from dataset_api import crud, errors, rules
 from dataset_api.auth import permissions
 from dataset_api.models import Project
 from dataset_api.registry import Attr, Include, Resource, common, register
@@ -8,6 +8,20 @@ from dataset_api.registry import Attr, Include, Resource, common, register
 
 def _project_is_itself(get):
     return {"project_id": get("id")}
+
+
+def _stay_in_organization(resource, row, values, user):
+    """A project moves to another organization only for a caller who may create a project there
+    (DESIGN §2: admins anywhere, org_owners into their organizations); owning it is not enough."""
+    target = values.get("organization_id", row.organization_id)
+    if target == row.organization_id:
+        return
+    try:
+        permissions.require(resource, "create", user, organization_id=target)
+    except errors.Forbidden:
+        raise errors.Forbidden(
+            f"You may not move this project to organization {target}: that needs the right to create "
+            "a project there.", pointer="/data/attributes/organization_id") from None
 
 
 PROJECTS = register(Resource(
@@ -25,6 +39,7 @@ PROJECTS = register(Resource(
     # admins anywhere, org_owners in their organizations
     write={"create": "org_owner", "update": "owner", "delete": "owner"},
     before_create=lambda resource, values, user: rules.stamp_author(values, user),
+    before_update=_stay_in_organization,
     permit_context=_project_is_itself,
 ))
 

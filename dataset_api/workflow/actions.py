@@ -3,7 +3,7 @@ version check (so two racing callers can never both win), move the dataset count
 
 from dataset_api import errors
 from dataset_api.auth.roles import OWNER, enabled_member, project_role
-from dataset_api.db import db
+from dataset_api.db import is_postgresql, lock_until_commit
 from dataset_api.models import Dataset, Entry, utcnow
 from dataset_api.workflow import counters, machine
 
@@ -68,13 +68,16 @@ def next_entry(user, dataset, narrow):
 
     ``narrow(select)`` applies the caller's extra filters to new claims only: an entry the caller
     already holds in the dataset is returned whatever the filters (no hoarding). Call inside a
-    transaction.
+    transaction. Concurrent calls of one caller in one dataset take turns from the look for their
+    own entry to the commit, so they all get the one entry the first of them claimed; other callers
+    are not held up.
     Raises Forbidden when the caller has no role that works entries, NotFound when none is left.
     """
     role = project_role(user, dataset.project_id)
     steps = [s for s in machine.OPEN_STEPS if machine.fits(role, s)]
     if not steps:
         raise errors.Forbidden("You have no role in this project that works entries.")
+    lock_until_commit("next", user.account_id, str(dataset.id))
     mine = Entry.in_dataset(dataset.id).where(
         Entry.assigned_to_id == user.account_id, Entry.status == "in_progress",
         Entry.wf_step.in_(steps))
@@ -84,7 +87,7 @@ def next_entry(user, dataset, narrow):
     waiting = Entry.queue_order(narrow(Entry.waiting(dataset.id, steps))).limit(1)
     claim = {"assigned_to_id": user.account_id, "status": "in_progress",
              "version": Entry.version + 1, "updated_at": utcnow()}
-    if db.obj.__class__.__name__.endswith("PostgresqlDatabase"):
+    if is_postgresql():
         row = waiting.select(Entry.id).for_update("FOR UPDATE SKIP LOCKED").first()
         claimed = None
         if row is not None:
