@@ -245,9 +245,9 @@ def test_next_gives_a_caller_one_entry_however_many_of_its_calls_race(server, ad
         assert client.request("GET", "/healthz").status_code == 200
     try:
         for round_ in range(3):  # a fresh dataset per round, more chances to catch an interleaving
-            dataset = new_dataset(admin, project, f"Hoarding {round_}")
+            dataset = factories.dataset(admin, project, f"Hoarding {round_}", sample_rate=0)
             for i in range(len(callers) * calls + 8):  # enough for every call to claim its own
-                admin.create("entries", dataset_id=dataset["id"], resource=f"hoard-{i:03d}.png")
+                factories.entry(admin, dataset, f"hoard-{i:03d}.png")
             next_path = f"/entries/next?filter[dataset_id]={dataset['id']}"
             results = race(clients, lambda client, path=next_path: (client, client.request("GET", path)))
 
