@@ -105,6 +105,12 @@ class Resource:
         return {a.name: a for a in self.attrs}
 
     @property
+    def sort_names(self):
+        """What an index sorts by: ``id`` and every sortable attribute. A ``sort`` names each at
+        most once in effect, so it takes at most this many terms (query.py, openapi.yaml)."""
+        return ("id", *(a.name for a in self.attrs if a.sortable))
+
+    @property
     def writable(self):
         return {a.name: a for a in self.attrs if not a.readonly}
 

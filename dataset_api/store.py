@@ -7,6 +7,7 @@ from dataset_api.auth import permissions
 from dataset_api.db import db, is_sqlite
 from dataset_api.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from dataset_api.jsonapi import build
+from dataset_api.jsonapi.values import unstorable
 from dataset_api.models import utcnow
 
 
@@ -24,11 +25,13 @@ def permit(resource, action, user, record):
 
 
 def _key(resource, resource_id):
+    """The column value of ``resource_id``, or None when it can name no record (not sent to the
+    database: a driver refuses text holding U+0000 or an unpaired surrogate)."""
+    text = str(resource_id)
     if resource.id_kind == "integer":
-        text = str(resource_id)
         # ASCII digits only: str.isdigit() also accepts "³", which int() refuses
         return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
-    return str(resource_id)
+    return None if unstorable(text) else text
 
 
 def get_or_404(resource, resource_id):

@@ -6,7 +6,8 @@ declarations exactly, so they are derived from them:
   server accepts, each its own query parameter (so generated clients can send it);
 - ``# BEGIN show <res>``: the show's plain ``fields``;
 - ``# BEGIN next-filters entries``: ``GET /entries/next``'s fields and filters (dataset required);
-- ``# BEGIN fields-types``: one ``fields[TYPE]`` parameter per type.
+- ``# BEGIN fields-types``: one ``fields[TYPE]`` parameter per type;
+- ``# BEGIN rpc-sort <res>``: the JSON-RPC ``index`` method's ``sort``, bounded as the index's.
 Names are spelled out in patterns so that whatever matches the schema is accepted.
 Run after changing an attribute:  python tools/filter_params.py
 ``--check`` exits 1 when the file is out of date (the test suite runs it).
@@ -23,9 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import dataset_api.resources  # noqa: E402,F401 - declares every resource
+from dataset_api.jsonapi.query import MAX_LIST_ITEMS  # noqa: E402
 from dataset_api.registry import RESOURCES, filter_keys  # noqa: E402
 
 INT = r"[-+]?[0-9]{1,18}"
+# A text list of at most MAX_LIST_ITEMS comma-separated pieces, none holding U+0000, as the server
+# counts them (dataset_api/jsonapi/query.py); the two classes are disjoint, so no backtracking.
+TEXT_LIST = f"'^[^,\\x00]*(,[^,\\x00]*){{0,{MAX_LIST_ITEMS - 1}}}$'"
 NUMBER = r"[-+]?[0-9]{1,15}([.][0-9]{1,15})?"
 
 # Every schema-valid query string must fit the request target the server serves (64 KiB, see
@@ -79,8 +84,8 @@ def schema(op, kind, limit, own_id=False):
     if own_id and op == "in":  # the resource's own ids: a list of up to 1,000
         if kind == "integer":
             return _list(INT, 1000, 19 * 1000 + 999)
-        return (f"{{type: string, maxLength: {36 * 1000 + 999}, pattern: '^[^\\x00]*$', description:"
-                f" 'comma-separated list of up to 1,000 ids'}}")
+        return (f"{{type: string, maxLength: {36 * 1000 + 999}, pattern: {TEXT_LIST}, description:"
+                f" 'comma-separated list of up to {MAX_LIST_ITEMS:,} ids'}}")
     if kind in ("integer", "integer_list") and op == "in" or kind == "integer_list":
         return _list(INT, max(1, limit // 20), limit)
     if op == "in" and kind == "number":
@@ -89,8 +94,8 @@ def schema(op, kind, limit, own_id=False):
         return (f"{{type: array, minItems: 1, maxItems: {max(1, limit // 51)}, items: {{type: string,"
                 " format: date-time}, description: comma-separated RFC 3339 list (at least one)}")
     if op == "in":
-        return (f"{{type: string, maxLength: {limit}, pattern: '^[^\\x00]*$',"
-                " description: comma-separated list}")
+        return (f"{{type: string, maxLength: {limit}, pattern: {TEXT_LIST},"
+                f" description: 'comma-separated list of up to {MAX_LIST_ITEMS:,} items'}}")
     if kind == "object":
         return JSON_OBJECT
     if kind in ("id", "string", "array"):
@@ -104,18 +109,34 @@ def _list(item, count, length):
             f" description: comma-separated list of up to {count}}}")
 
 
-def names_pattern(names, sign=""):
-    """A comma list of ``names``, each at most once in length: maxLength is all of them, signed."""
+def names_pattern(names, sign="", most=None):
+    """A comma list of ``names``, each at most once in length: maxLength is all of them, signed;
+    ``most`` bounds the number of terms too (else any number that fits)."""
     alt = "|".join(names)
     longest = len(",".join(f"{sign and '-'}{n}" for n in names))
-    return f"'^{sign}({alt})(,{sign}({alt}))*$', maxLength: {longest}"
+    more = "*" if most is None else f"{{0,{most - 1}}}"
+    return f"'^{sign}({alt})(,{sign}({alt})){more}$', maxLength: {longest}"
+
+
+def sort_schema(resource, extra=""):
+    """``sort``: at most one term per sortable name, as the server takes it (query.py)."""
+    names = resource.sort_names
+    return f"{{type: string, pattern: {names_pattern(names, '[-+]?', most=len(names))}{extra}}}"
+
+
+def sort_words(resource):
+    return (f"comma-separated attributes, - for descending; at most {len(resource.sort_names)} "
+            "terms, one per sortable name")
 
 
 def sort_param(resource, indent):
-    names = ["id", *[a.name for a in resource.attrs if a.sortable]]
-    return (f"{indent}- {{name: sort, in: query, description: 'Comma-separated attributes, - for "
-            f"descending; the id breaks ties', schema: {{type: string, "
-            f"pattern: {names_pattern(names, '[-+]?')}}}}}")
+    return (f"{indent}- {{name: sort, in: query, description: '{sort_words(resource).capitalize()}; "
+            f"the id breaks ties', schema: {sort_schema(resource)}}}")
+
+
+def rpc_sort(resource, indent):
+    extra = f", description: 'As GET /{resource.name}: {sort_words(resource)}.', example: '-created_at'"
+    return [f"{indent}sort: {sort_schema(resource, extra)}"]
 
 
 def fields_schema(resource):
@@ -194,6 +215,8 @@ def render(text):
             lines = block(RESOURCES[res], indent)
         elif kind == "show":
             lines = [fields_param(RESOURCES[res], indent)]
+        elif kind == "rpc-sort":
+            lines = rpc_sort(RESOURCES[res], indent)
         elif kind == "next-filters":  # the queue takes the filters, with the dataset required
             lines = [line.replace('name: "filter[dataset_id]", in: query,',
                                   'name: "filter[dataset_id]", in: query, required: true,')
@@ -204,7 +227,8 @@ def render(text):
         body = "\n".join(lines)
         return f"{indent}# BEGIN {kind}{tail}\n{body}\n{indent}# END {kind}{tail}"
 
-    return re.sub(r"^( *)# BEGIN (filters|next-filters|show|fields-types) ?(\w*)\n.*?^\1# END \2 ?\3\n?",
+    return re.sub(r"^( *)# BEGIN (filters|next-filters|show|fields-types|rpc-sort) ?(\w*)\n.*?"
+                  r"^\1# END \2 ?\3\n?",
                   lambda m: replace(m) + "\n", text, flags=re.S | re.M)
 
 

@@ -11,6 +11,10 @@ from dataset_api.jsonapi import values
 from dataset_api.registry import BY_TYPE, RESOURCES, filter_keys
 
 MAX_PAGE_SIZE = 1000
+# Items of one filter[x__in] list, counted as comma-separated pieces (openapi.yaml's patterns say
+# the same, or less): a bound on every list a client sends, whatever its route (JSON-RPC has no
+# request-target limit), so that no list reaches the database past what its driver takes.
+MAX_LIST_ITEMS = 1000
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,8 @@ def _filter(resource, name, text):
     elif kind == "integer_list" or op == "in":
         item_kind = "integer" if kind == "integer_list" else kind
         value = [_convert(values.CONVERTERS[item_kind], item, key)
-                 for item in text.split(",") if item != ""]  # an empty list matches nothing
+                 for item in _listed(text, key, MAX_LIST_ITEMS, "items")
+                 if item != ""]  # an empty list matches nothing
     elif kind in ("object", "array"):
         value = _convert(lambda t: values.to_json(t, kind), text, key)
     else:
@@ -130,13 +135,21 @@ def _page(query, member, text):
     setattr(query, field_name, _bounded(text, key, 1, high))
 
 
+def _listed(text, parameter, most, what):
+    """The comma-separated pieces of ``text``; 400 naming ``parameter`` past ``most`` of them."""
+    pieces = text.split(",", most)
+    if len(pieces) > most:
+        raise InvalidQuery(f"'{parameter}' takes at most {most} {what}.", parameter=parameter)
+    return pieces
+
+
 def _sort(resource, text):
+    """The (name, descending) terms of ``sort``: at most one per sortable name."""
+    names = resource.sort_names
     terms = []
-    attributes = resource.attributes
-    for term in text.split(","):
+    for term in _listed(text, "sort", len(names), "terms (one per sortable name)"):
         name = term[1:] if term.startswith(("-", "+")) else term
-        attr = attributes.get(name)
-        if name != "id" and (attr is None or not attr.sortable):
+        if name not in names:
             raise InvalidQuery(f"Cannot sort {resource.name} by '{name}'.", parameter="sort")
         terms.append((name, term.startswith("-")))
     return terms

@@ -145,7 +145,9 @@ def render_timestamp(value):
     return f"{value.year:04d}-{value:%m-%dT%H:%M:%S.%f}Z"  # %Y does not pad years before 1000
 
 
-def _unstorable(text):
+def unstorable(text):
+    """Whether ``text`` holds U+0000 or an unpaired surrogate, which no database driver takes
+    (psycopg2 refuses NUL, sqlite3 lone surrogates): no stored record holds such text."""
     if "\x00" in text:
         return True
     try:
@@ -159,7 +161,7 @@ def bad_text(value, pointer):
     """Return the JSON pointer of the first string (or key) holding U+0000 or an unpaired
     surrogate, or None. ``value`` is at most MAX_DEPTH deep (``loads`` checked it)."""
     if isinstance(value, str):
-        return pointer if _unstorable(value) else None
+        return pointer if unstorable(value) else None
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):
@@ -168,7 +170,7 @@ def bad_text(value, pointer):
         return None
     for key, item in items:
         step = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
-        if _unstorable(str(key)):
+        if unstorable(str(key)):
             return step
         found = bad_text(item, step)
         if found is not None:

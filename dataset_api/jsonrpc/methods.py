@@ -49,13 +49,25 @@ def _checked(values, creating):
         {"pointer": "/params/" + "/".join(map(str, e.absolute_path)) if e.absolute_path
          else "/params", "detail": e.message}
         for e in _validator(creating).iter_errors(values)]
-    where = bad_text(values, "/params")
-    if where is not None:
-        problems.append({"pointer": where,
-                         "detail": "Text may not contain U+0000 or unpaired surrogates."})
+    problems += _bad_text(values)
     if problems:
         raise RpcError(INVALID_PARAMS, {"errors": problems})
     return body.attributes(ANNOTATIONS, {"attributes": values}, creating=creating)
+
+
+def _bad_text(params):
+    """The error pointing at the first text of ``params`` holding U+0000 or an unpaired surrogate
+    (which no database driver takes: an id or a filter value that names nothing), as a list."""
+    where = bad_text(params, "/params")
+    return [] if where is None else [
+        {"pointer": where, "detail": "Text may not contain U+0000 or unpaired surrogates."}]
+
+
+def _storable(**params):
+    """Raise -32602 when a param's text cannot reach the database (see ``_bad_text``)."""
+    problems = _bad_text(params)
+    if problems:
+        raise RpcError(INVALID_PARAMS, {"errors": problems})
 
 
 def flat(row):
@@ -68,6 +80,7 @@ def _given(**params):
 
 
 def show(id):  # noqa: A002
+    _storable(id=id)
     return flat(store.get_or_404(ANNOTATIONS, id))
 
 
@@ -92,11 +105,13 @@ def _is_uuid(value):
 
 
 def update(id, dimensions=MISSING, annotation=MISSING, metadata=MISSING):
+    _storable(id=id)
     values = _checked(_given(dimensions=dimensions, annotation=annotation, metadata=metadata), False)
     return flat(store.change(ANNOTATIONS, id, values, current_user()))
 
 
 def delete(id):  # noqa: A002
+    _storable(id=id)
     store.remove(ANNOTATIONS, id, current_user())
     return None
 
@@ -104,6 +119,7 @@ def delete(id):  # noqa: A002
 def index(filter=None, sort=None, page=None, count=False):  # noqa: A002 - the API's names
     """``{"data": [...], "meta": {...}}`` for the same filters, sort and paging as GET /annotations:
     each param is read as the text of its query parameter, by that parameter's rule."""
+    _storable(filter=filter, sort=sort, page=page)
     q = query.index(ANNOTATIONS, filters=_texts(filter, "filter"), sort=_text_unless(sort, (None,)),
                     page=_texts(page, "page"), count=_text_unless(count, (None, False)))
     rows, has_more, total = store.page(ANNOTATIONS, q)
