@@ -1,10 +1,12 @@
 """The ``dataset-api`` command: serve, migrate, token, recount, seed."""
 
 import argparse
+import ctypes
 import functools
 import logging
 import os
 import re
+import signal
 import sys
 import urllib.parse
 
@@ -17,6 +19,22 @@ URL_BUFFER_BYTES = 1024 * 1024
 LINGER_BYTES, LINGER_SECONDS = 16 * 1024 * 1024, 2  # after refusing, read on (and drop) at most
 PARSE_URL_MAX = 2**16 - 1  # httptools.parse_url refuses longer URLs (its offsets are 16-bit)
 _ABSOLUTE_FORM = re.compile(rb"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent_pid):
+    """Have the kernel send this process SIGTERM when its parent dies (``prctl(PR_SET_PDEATHSIG)``),
+    so a worker never outlives a killed master and keeps its port from the next ``serve``; stop at
+    once if the parent is already gone. Elsewhere than Linux, gunicorn's own checks are all there is."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent_pid:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 @functools.cache
@@ -96,6 +114,10 @@ def worker_class():
 
     class Worker(UvicornWorker):
         CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "http": Protocol}
+
+        def init_process(self):
+            die_with_parent(self.ppid)
+            super().init_process()
 
     Worker.Protocol = Protocol
     return Worker
