@@ -21,6 +21,8 @@ class Config:
     public_url: str = ""  # the URL the served document names in ``servers``; empty: the request's
     trusted_proxies: str = ""  # comma list of proxy addresses/networks whose X-Forwarded-* count
     validate_responses: bool = False
+    pg_lock_timeout_ms: int = 5000  # a statement waits this long for a lock, then 503 (0: no bound)
+    pg_statement_timeout_ms: int = 30000  # a statement runs this long, then 503 (0: no bound)
     resource_modules: tuple = ()  # modules declaring resources beyond the built-in ones
     spec_path: str = ""  # the document to route and serve; empty: the packaged openapi.yaml
     extra: dict = field(default_factory=dict)
@@ -43,6 +45,8 @@ class Config:
             jwt_public_key=env.get("DATASET_API_JWT_PUBLIC_KEY") or "",
             max_body_bytes=_int(env, "DATASET_API_MAX_BODY_BYTES", 10 * 1024 * 1024),
             rpc_batch_limit=_int(env, "DATASET_API_RPC_BATCH_LIMIT", 100),
+            pg_lock_timeout_ms=_int(env, "DATASET_API_PG_LOCK_TIMEOUT_MS", 5000),
+            pg_statement_timeout_ms=_int(env, "DATASET_API_PG_STATEMENT_TIMEOUT_MS", 30000),
             public_url=env.get("DATASET_API_PUBLIC_URL") or "",
             trusted_proxies=env.get("DATASET_API_TRUSTED_PROXIES") or "",
         )

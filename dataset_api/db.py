@@ -21,8 +21,10 @@ def casefold(text):
     return text.casefold() if isinstance(text, str) else text
 
 
-def make_database(url):
-    """Return an unconnected peewee database for ``sqlite:///path`` or ``postgresql://…``."""
+def make_database(url, lock_timeout_ms=0, statement_timeout_ms=0):
+    """Return an unconnected peewee database for ``sqlite:///path`` or ``postgresql://…``. On
+    PostgreSQL every connection bounds how long a statement waits for a lock and how long it runs
+    (0: no bound, for maintenance commands); the app passes its settings (503 past them)."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         # sqlite:///relative/file.db and sqlite:////absolute/file.db, as SQLAlchemy spells them
@@ -45,6 +47,8 @@ def make_database(url):
             password=unquote(parsed.password) if parsed.password else None,
             host=parsed.hostname, port=parsed.port or 5432,
             max_connections=32, stale_timeout=300, timeout=10,
+            options=(f"-c lock_timeout={int(lock_timeout_ms)}"
+                     f" -c statement_timeout={int(statement_timeout_ms)}"),
         )
     raise ValueError(f"unsupported DATABASE_URL scheme: {parsed.scheme!r}")
 
@@ -68,8 +72,8 @@ def lock_until_commit(*key):
         db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (int.from_bytes(digest, "big", signed=True),))
 
 
-def bind(url):
-    """Bind the proxy to the database at ``url`` and return it."""
-    database = make_database(url)
+def bind(url, **timeouts):
+    """Bind the proxy to the database at ``url`` (``timeouts``: see ``make_database``); return it."""
+    database = make_database(url, **timeouts)
     db.initialize(database)
     return database

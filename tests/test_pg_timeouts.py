@@ -1,0 +1,46 @@
+"""Bounded waits on PostgreSQL (issue #10): a statement waits for a lock at most
+``DATASET_API_PG_LOCK_TIMEOUT_MS`` and runs at most ``DATASET_API_PG_STATEMENT_TIMEOUT_MS``; past
+that the client gets a 503 with ``Retry-After`` and nothing is written. SQLite has its own bound
+(the busy timeout, tested in test_errors)."""
+
+import psycopg2
+import pytest
+
+from dataset_api.db import db
+from tests.conftest import PG_URL, Api, app_client, token
+
+pytestmark = pytest.mark.skipif(not PG_URL, reason="PostgreSQL settings")
+
+
+def _setting(name):
+    with db.connection_context():
+        return db.execute_sql(f"SHOW {name}").fetchone()[0]
+
+
+def test_the_app_bounds_lock_waits_and_statements(tmp_path):
+    with app_client(tmp_path):
+        assert (_setting("lock_timeout"), _setting("statement_timeout")) == ("5s", "30s")
+    with app_client(tmp_path, pg_lock_timeout_ms=250, pg_statement_timeout_ms=1500):
+        assert (_setting("lock_timeout"), _setting("statement_timeout")) == ("250ms", "1500ms")
+
+
+def test_a_write_blocked_by_a_lock_is_a_503_and_writes_nothing(tmp_path):
+    with app_client(tmp_path, pg_lock_timeout_ms=250) as client:
+        api = Api(client, token())
+        project = api.create("projects", name="Locked", organization_id=7)
+        body = {"data": {"type": "dataset:projects", "id": project["id"], "attributes": {"name": "Moved"}}}
+        holder = psycopg2.connect(PG_URL)  # another session holds the row (a long maintenance job)
+        try:
+            with holder.cursor() as cursor:
+                # it lets go after 3 s idle, so an unbounded wait ends (in a 200) instead of hanging
+                cursor.execute("SET idle_in_transaction_session_timeout = '3s'")
+                cursor.execute("SELECT 1 FROM project WHERE id = %s FOR UPDATE", (project["id"],))
+            blocked = api.patch(f"/projects/{project['id']}", body)
+        finally:
+            holder.rollback()
+            holder.close()
+        assert blocked.status_code == 503, blocked.text
+        assert blocked.headers["Retry-After"] == "5"
+        assert blocked.json()["errors"][0]["status"] == "503"
+        assert api.get(f"/projects/{project['id']}").json()["data"]["attributes"]["name"] == "Locked"
+        assert api.patch(f"/projects/{project['id']}", body).status_code == 200  # once it is free
