@@ -5,7 +5,7 @@ import json
 from connexion import request
 from starlette.concurrency import run_in_threadpool
 
-from dataset_api.db import db
+from dataset_api.db import db, is_sqlite
 from dataset_api.jsonrpc import bulk, methods, protocol
 
 MEDIA_TYPE = "application/json"
@@ -17,11 +17,19 @@ def answer(raw, atomic):
     limit = request.state.config.rpc_batch_limit
     with db.connection_context():
         status, reply = protocol.handle(
-            raw, methods.METHODS, translate=methods.translate, transaction=db.atomic,
-            savepoint=db.atomic, atomic=atomic, batch_limit=limit, bulk=bulk.METHODS)
+            raw, methods.METHODS, translate=methods.translate, transaction=_transaction,
+            savepoint=db.atomic, atomic=atomic, batch_limit=limit, bulk=bulk.METHODS,
+            reads=methods.READS)
     if reply is None:
         return None, 204
     return reply, status, {"Content-Type": MEDIA_TYPE}
+
+
+def _transaction(read_only):
+    """A batch's transaction. On SQLite one that only reads does not take the write lock up front
+    (BEGIN DEFERRED instead of the IMMEDIATE writes need), so it never waits for a writer;
+    PostgreSQL's readers never wait for writers."""
+    return db.atomic(lock_type="DEFERRED") if read_only and is_sqlite() else db.atomic()
 
 
 def error_body(code, data):

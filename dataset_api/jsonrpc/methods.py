@@ -156,6 +156,7 @@ def _text(value):
 
 
 METHODS = {"show": show, "create": create, "update": update, "delete": delete, "index": index}
+READS = frozenset({"show", "index"})  # methods that never write
 
 
 def translate(exc):

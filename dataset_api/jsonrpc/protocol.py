@@ -112,13 +112,14 @@ def _parameters(method):
 
 
 def handle(raw, methods, *, translate, transaction, savepoint, atomic=False, batch_limit=100,
-           bulk=None):
+           bulk=None, reads=frozenset()):
     """Answer the request body ``raw`` (bytes); return (http_status, reply or None).
 
-    ``transaction()`` and ``savepoint()`` are context managers from the storage layer; ``bulk``
-    maps method names to their ``Bulk`` form, used for runs of two or more calls in a batch.
+    ``transaction(read_only)`` and ``savepoint()`` are context managers from the storage layer
+    (``read_only``: every call names one of the methods in ``reads``); ``bulk`` maps method names
+    to their ``Bulk`` form, used for runs of two or more calls in a batch.
     """
-    run = _Runner(methods, bulk or {}, translate, transaction, savepoint, atomic)
+    run = _Runner(methods, bulk or {}, translate, transaction, savepoint, atomic, reads)
     try:
         body = loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
     except BadText:  # well-formed JSON: the method's params check reports where
@@ -143,15 +144,16 @@ def handle(raw, methods, *, translate, transaction, savepoint, atomic=False, bat
 class _Runner:
     """Runs calls in one transaction: each alone in a savepoint, or all or nothing (atomic)."""
 
-    def __init__(self, methods, bulk, translate, transaction, savepoint, atomic):
-        self.methods, self.bulk, self.translate = methods, bulk, translate
+    def __init__(self, methods, bulk, translate, transaction, savepoint, atomic, reads):
+        self.methods, self.bulk, self.translate, self.reads = methods, bulk, translate, reads
         self.transaction, self.savepoint, self.atomic = transaction, savepoint, atomic
         self.isolation = nullcontext if atomic else savepoint  # a failing call leaves the others be
 
     def __call__(self, calls):
         replies = []
         try:
-            with self.transaction():
+            read_only = all(isinstance(call, dict) and call.get("method") in self.reads for call in calls)
+            with self.transaction(read_only):
                 for group in runs(calls, self.bulk):
                     for reply in self._group(group):
                         replies.append(reply)
