@@ -107,18 +107,22 @@ def project(admin):
 @pytest.fixture
 def annotators(server, project):
     clients = [Client(server, account_id) for account_id in ANNOTATOR_IDS]
-    for client in clients:  # open each connection now, so the race starts with warm connections
-        assert client.request("GET", "/healthz").status_code == 200
     yield clients
     for client in clients:
         client.close()
 
 
 def race(clients, work):
-    """Run ``work(client)`` in one thread per client, all released at once; return the results."""
+    """Run ``work(client)`` in one thread per client, all released at once; return the results.
+
+    Each client opens its connection just before the barrier, so the race starts on warm connections;
+    opened earlier, a connection may sit idle past the server's keep-alive (gunicorn's ``keepalive``,
+    2 s) and the server may close it at the instant the first request goes out (a reset, not a fault).
+    """
     barrier = threading.Barrier(len(clients), timeout=RACE_DEADLINE)
 
     def run(client):
+        assert client.request("GET", "/healthz").status_code == 200
         barrier.wait()
         return work(client)
 
