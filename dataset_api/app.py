@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from dataset_api import errors, migrations, resources, spec
 from dataset_api.auth import tokens
 from dataset_api.config import Config, RequestState
-from dataset_api.db import bind, db
+from dataset_api.db import bind, db, is_outage
 from dataset_api.jsonapi.validators import JsonApiBodyValidator, JsonApiParameterValidator
 from dataset_api.jsonrpc import endpoint
 from dataset_api.middleware import RPC_PATH, Gatekeeper, RequestLog
@@ -85,7 +85,7 @@ def _rpc_response(status, detail):
 
 def api_error(request, exc):
     log.warning("%s %s -> %s %s", request.method, request.url.path, exc.status, exc.errors)
-    if request.url.path == RPC_PATH and exc.status < 500:
+    if request.url.path == RPC_PATH and (exc.status < 500 or exc.status in RPC_CODES):
         return _rpc_response(exc.status, exc.errors[0]["detail"])
     return _response(exc)
 
@@ -132,13 +132,9 @@ def http_error_handler(routes):
     return http_error
 
 
-OUTAGE_MARKERS = ("could not connect", "connection", "server closed", "terminating",
-                  "database is locked", "unable to open", "timeout", "too many clients")
-
-
 def database_error(request, exc):
     """A database that cannot be reached (or is locked too long) is a 503; anything else a 500."""
-    if isinstance(exc, peewee.InterfaceError) or any(m in str(exc).lower() for m in OUTAGE_MARKERS):
+    if is_outage(exc):
         log.error("database unavailable: %r", exc)
         detail = "The database is unavailable; try again shortly."
         if request.url.path == RPC_PATH:
@@ -156,7 +152,8 @@ def configure(config):
     """Point the one process-wide piece, the database, at ``config``'s (migrating the default
     SQLite file); every other setting is the app's own, in its requests' state."""
     database = bind(config.db_url, lock_timeout_ms=config.pg_lock_timeout_ms,
-                    statement_timeout_ms=config.pg_statement_timeout_ms)
+                    statement_timeout_ms=config.pg_statement_timeout_ms,
+                    busy_timeout_ms=config.sqlite_busy_timeout_ms)
     if config.is_default_sqlite:
         migrations.migrate(database)
 

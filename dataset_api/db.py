@@ -13,18 +13,24 @@ SQLITE_PRAGMAS = (
     ("journal_mode", "wal"),
     ("synchronous", "full"),  # no committed write is lost on power failure (DESIGN §7)
     ("foreign_keys", 1),
-    ("busy_timeout", 10000),
 )
+SQLITE_BUSY_TIMEOUT_MS = 10000
+
+# What a driver says when the database cannot be reached or a lock or time bound ran out: the
+# request may succeed if tried again (a 503), unlike any other database error (a 500).
+OUTAGE_MARKERS = ("could not connect", "connection", "server closed", "terminating",
+                  "database is locked", "unable to open", "timeout", "too many clients")
 
 
 def casefold(text):
     return text.casefold() if isinstance(text, str) else text
 
 
-def make_database(url, lock_timeout_ms=0, statement_timeout_ms=0):
+def make_database(url, lock_timeout_ms=0, statement_timeout_ms=0, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS):
     """Return an unconnected peewee database for ``sqlite:///path`` or ``postgresql://…``. On
     PostgreSQL every connection bounds how long a statement waits for a lock and how long it runs
-    (0: no bound, for maintenance commands); the app passes its settings (503 past them)."""
+    (0: no bound, for maintenance commands); on SQLite, how long a transaction waits for the write
+    lock. The app passes its settings (503 past them)."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         # sqlite:///relative/file.db and sqlite:////absolute/file.db, as SQLAlchemy spells them
@@ -34,8 +40,9 @@ def make_database(url, lock_timeout_ms=0, statement_timeout_ms=0):
         # Every transaction takes the write lock up front (BEGIN IMMEDIATE), so two writers
         # queue on the busy timeout instead of failing a lock upgrade half-way (DESIGN §7).
         database = PooledSqliteDatabase(
-            path or ":memory:", pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE",
-            check_same_thread=False, timeout=10, max_connections=32, stale_timeout=300,
+            path or ":memory:", pragmas=(*SQLITE_PRAGMAS, ("busy_timeout", int(busy_timeout_ms))),
+            lock_type="IMMEDIATE", check_same_thread=False, timeout=busy_timeout_ms / 1000,
+            max_connections=32, stale_timeout=300,
         )
         # SQLite's LIKE folds ASCII only; text filters compare casefold() of both sides instead
         database.register_function(casefold, "casefold", 1, deterministic=True)
@@ -51,6 +58,15 @@ def make_database(url, lock_timeout_ms=0, statement_timeout_ms=0):
                      f" -c statement_timeout={int(statement_timeout_ms)}"),
         )
     raise ValueError(f"unsupported DATABASE_URL scheme: {parsed.scheme!r}")
+
+
+def is_outage(exc):
+    """True when ``exc`` (a peewee error) means the database is out of reach for now."""
+    from peewee import InterfaceError, OperationalError
+
+    if isinstance(exc, InterfaceError):
+        return True
+    return isinstance(exc, OperationalError) and any(m in str(exc).lower() for m in OUTAGE_MARKERS)
 
 
 def is_sqlite():

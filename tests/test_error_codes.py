@@ -74,3 +74,21 @@ def test_an_outage_is_503_with_retry_after(api, monkeypatch):
     resp = api.post("/projects", body)
     assert error(resp, 503)["code"] == "unavailable"
     assert int(resp.headers["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize("calls", [1, 3])  # one call alone, and a run of creates written as a set
+def test_an_outage_inside_a_json_rpc_batch_is_one_503(api, tree, monkeypatch, calls):
+    """DESIGN §10: not a -32603 per call but the whole request's -32005 (HTTP 503), to send again."""
+    def down(*args, **kwargs):
+        raise peewee.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr("dataset_api.jsonrpc.methods.current_user", down)
+    monkeypatch.setattr("dataset_api.jsonrpc.bulk.current_user", down)
+    batch = [{"jsonrpc": "2.0", "id": i, "method": "create",
+              "params": {"entry_id": tree["entries"][0]["id"], "dimensions": {}, "annotation": {}}}
+             for i in range(calls)]
+    resp = api.client.post("/annotations/_rpc", json=batch, headers={"Authorization": f"Bearer {api.bearer}"})
+    assert resp.status_code == 503, resp.text
+    assert int(resp.headers["Retry-After"]) >= 1
+    error = resp.json()["error"]
+    assert (error["code"], error["data"]["retry_after"]) == (-32005, int(resp.headers["Retry-After"]))

@@ -7,6 +7,7 @@ import psycopg2
 import pytest
 
 from dataset_api.db import db
+from tests import factories
 from tests.conftest import PG_URL, Api, app_client, token
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="PostgreSQL settings")
@@ -44,3 +45,35 @@ def test_a_write_blocked_by_a_lock_is_a_503_and_writes_nothing(tmp_path):
         assert blocked.json()["errors"][0]["status"] == "503"
         assert api.get(f"/projects/{project['id']}").json()["data"]["attributes"]["name"] == "Locked"
         assert api.patch(f"/projects/{project['id']}", body).status_code == 200  # once it is free
+
+
+def test_a_json_rpc_batch_blocked_by_a_lock_is_a_503_and_writes_nothing(tmp_path):
+    """DESIGN §10: on ``/annotations/_rpc`` the 503 is a JSON-RPC error (-32005, ``data.retry_after``)
+    answering the whole request; the calls before the blocked one are rolled back with it."""
+    with app_client(tmp_path, pg_lock_timeout_ms=250) as client:
+        api = Api(client, token())
+        entry = factories.entry(api, factories.dataset(api, factories.project(api)))
+        annotation = factories.annotation(api, entry)
+        batch = [{"jsonrpc": "2.0", "id": 1, "method": "create",
+                  "params": {"entry_id": entry["id"], "dimensions": {}, "annotation": {"label": "new"}}},
+                 {"jsonrpc": "2.0", "id": 2, "method": "update",
+                  "params": {"id": annotation["id"], "annotation": {"label": "changed"}}}]
+        holder = psycopg2.connect(PG_URL)
+        try:
+            with holder.cursor() as cursor:
+                cursor.execute("SET idle_in_transaction_session_timeout = '3s'")
+                cursor.execute("SELECT 1 FROM annotation WHERE id = %s FOR UPDATE", (annotation["id"],))
+            blocked = client.post("/annotations/_rpc", json=batch,
+                                  headers={"Authorization": f"Bearer {token()}"})
+        finally:
+            holder.rollback()
+            holder.close()
+        assert blocked.status_code == 503, blocked.text
+        assert blocked.headers["Retry-After"] == "5"
+        assert blocked.json() == {"jsonrpc": "2.0", "id": None, "error": {
+            "code": -32005, "message": "Service unavailable",
+            "data": {"detail": "The database is unavailable; try again shortly.", "retry_after": 5}}}
+        listed = api.get(f"/annotations?filter[entry_id]={entry['id']}").json()["data"]
+        assert [a["attributes"]["annotation"] for a in listed] == [{"label": "bird"}]  # nothing written
+        again = client.post("/annotations/_rpc", json=batch, headers={"Authorization": f"Bearer {token()}"})
+        assert [reply.get("error") for reply in again.json()] == [None, None]  # once the row is free

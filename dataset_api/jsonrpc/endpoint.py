@@ -5,7 +5,7 @@ import json
 from connexion import request
 from starlette.concurrency import run_in_threadpool
 
-from dataset_api.db import db, is_sqlite
+from dataset_api.db import db, is_outage, is_sqlite
 from dataset_api.jsonrpc import bulk, methods, protocol
 
 MEDIA_TYPE = "application/json"
@@ -19,7 +19,7 @@ def answer(raw, atomic):
         status, reply = protocol.handle(
             raw, methods.METHODS, translate=methods.translate, transaction=_transaction,
             savepoint=db.atomic, atomic=atomic, batch_limit=limit, bulk=bulk.METHODS,
-            reads=methods.READS)
+            reads=methods.READS, fatal=is_outage)
     if reply is None:
         return None, 204
     return reply, status, {"Content-Type": MEDIA_TYPE}

@@ -69,8 +69,9 @@ def reply_id(call):
     return call.get("id") if isinstance(call, dict) and _valid_id(call) else None
 
 
-def invoke(call, methods, translate):
-    """Run one checked call; return its result. ``translate`` maps domain errors to RpcError."""
+def invoke(call, methods, translate, fatal=lambda exc: False):
+    """Run one checked call; return its result. ``translate`` maps domain errors to RpcError;
+    an error ``fatal`` recognises (the database is out of reach) ends the whole request."""
     method = methods.get(call["method"])  # "rpc." names are reserved: never in the table
     if method is None:
         raise RpcError(METHOD_NOT_FOUND, {"method": call["method"]})
@@ -80,6 +81,8 @@ def invoke(call, methods, translate):
     except RpcError:
         raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes a reply, never a 500
+        if fatal(exc):
+            raise
         raise translate(exc) from exc
 
 
@@ -112,14 +115,16 @@ def _parameters(method):
 
 
 def handle(raw, methods, *, translate, transaction, savepoint, atomic=False, batch_limit=100,
-           bulk=None, reads=frozenset()):
+           bulk=None, reads=frozenset(), fatal=lambda exc: False):
     """Answer the request body ``raw`` (bytes); return (http_status, reply or None).
 
     ``transaction(read_only)`` and ``savepoint()`` are context managers from the storage layer
     (``read_only``: every call names one of the methods in ``reads``); ``bulk`` maps method names
-    to their ``Bulk`` form, used for runs of two or more calls in a batch.
+    to their ``Bulk`` form, used for runs of two or more calls in a batch. An exception ``fatal``
+    recognises is no call's error but the whole request's: it propagates, and the transaction
+    rolls back (the caller answers it, say as a 503 to retry the request).
     """
-    run = _Runner(methods, bulk or {}, translate, transaction, savepoint, atomic, reads)
+    run = _Runner(methods, bulk or {}, translate, transaction, savepoint, atomic, reads, fatal)
     try:
         body = loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
     except BadText:  # well-formed JSON: the method's params check reports where
@@ -144,8 +149,9 @@ def handle(raw, methods, *, translate, transaction, savepoint, atomic=False, bat
 class _Runner:
     """Runs calls in one transaction: each alone in a savepoint, or all or nothing (atomic)."""
 
-    def __init__(self, methods, bulk, translate, transaction, savepoint, atomic, reads):
+    def __init__(self, methods, bulk, translate, transaction, savepoint, atomic, reads, fatal):
         self.methods, self.bulk, self.translate, self.reads = methods, bulk, translate, reads
+        self.fatal = fatal
         self.transaction, self.savepoint, self.atomic = transaction, savepoint, atomic
         self.isolation = nullcontext if atomic else savepoint  # a failing call leaves the others be
 
@@ -174,7 +180,7 @@ class _Runner:
         try:
             check(call)
             with self.isolation():
-                result = invoke(call, self.methods, self.translate)
+                result = invoke(call, self.methods, self.translate, self.fatal)
             return _result(call, result)
         except RpcError as exc:
             return exc.reply(reply_id(call))
@@ -188,12 +194,16 @@ class _Runner:
             with self.savepoint():
                 todo = [i for i, outcome in enumerate(outcomes) if not isinstance(outcome, Exception)]
                 for i, prepared in zip(todo, bulk.prepare([outcomes[i] for i in todo]), strict=True):
+                    if isinstance(prepared, Exception) and self.fatal(prepared):
+                        raise prepared
                     outcomes[i] = prepared
                 if self.atomic:  # the calls after the first failure never run
                     outcomes = _through_first_failure(outcomes)
                 ready = [outcome for outcome in outcomes if not isinstance(outcome, Exception)]
                 results = iter(bulk.write(ready) if ready else ())
-        except Exception:  # noqa: BLE001 - the one-by-one path reports every failure
+        except Exception as exc:  # noqa: BLE001 - the one-by-one path reports every failure
+            if self.fatal(exc):
+                raise
             return None
         return [self._error(outcome).reply(reply_id(call)) if isinstance(outcome, Exception)
                 else _result(call, next(results))
