@@ -16,6 +16,9 @@ from dataset_api.registry import IncompleteResource
 # Request targets: the app refuses those over middleware.MAX_TARGET_BYTES (64 KiB) with a JSON:API
 # 414; a worker buffers at most URL_BUFFER_BYTES of one before answering that 414 itself.
 URL_BUFFER_BYTES = 1024 * 1024
+# A request head (request line and headers) is refused once it holds more bytes than any that
+# could pass both limits: a worker never buffers an unbounded header.
+HEAD_BUFFER_BYTES = URL_BUFFER_BYTES + 2 * 64 * 1024
 LINGER_BYTES, LINGER_SECONDS = 16 * 1024 * 1024, 2  # after refusing, read on (and drop) at most
 PARSE_URL_MAX = 2**16 - 1  # httptools.parse_url refuses longer URLs (its offsets are 16-bit)
 _ABSOLUTE_FORM = re.compile(rb"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
@@ -45,9 +48,11 @@ def worker_class():
     request it cannot parse with ``400 text/plain "Invalid HTTP request received."``, and a target
     over 65,535 bytes is one of them (httptools.parse_url's limit). This protocol hands targets up
     to URL_BUFFER_BYTES to the app, whose Gatekeeper answers 414 as JSON:API past 64 KiB; past the
-    buffer it answers that 414 itself, and every other parse failure as a JSON:API 400, then drops
-    what the client still sends for a moment, so that closing does not reset the connection before
-    the client has read the answer.
+    buffer it answers that 414 itself, headers past middleware.MAX_HEADER_FIELDS or MAX_HEADER_BYTES
+    with a JSON:API 431, and every other parse failure as a JSON:API 400, then drops what the client
+    still sends for a moment, so that closing does not reset the connection before the client has
+    read the answer. WebSocket upgrades are not offered (``ws: none``): an ``Upgrade`` header is
+    ignored and the request answered as HTTP, instead of uvicorn's text/plain 403.
     """
     from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
     from uvicorn_worker import UvicornWorker
@@ -58,17 +63,39 @@ def worker_class():
     class Protocol(HttpToolsProtocol):
         refusal = None
         lingering = None  # bytes read and dropped since a refusal was sent
+        head_bytes = 0  # bytes received while a request head is incomplete (None: it is complete)
+        header_bytes = 0
 
         def data_received(self, data):
-            if self.lingering is None:
-                return super().data_received(data)
-            self.lingering += len(data)  # drain what the client is still sending, so that
-            if self.lingering > LINGER_BYTES:  # closing does not reset the connection before
-                self.transport.close()  # it has read the answer
+            if self.lingering is not None:
+                self.lingering += len(data)  # drain what the client is still sending, so that
+                if self.lingering > LINGER_BYTES:  # closing does not reset the connection before
+                    self.transport.close()  # it has read the answer
+                return None
+            super().data_received(data)
+            if self.head_bytes is not None and self.lingering is None:
+                self.head_bytes += len(data)  # a header too long is refused here, the parser
+                if self.head_bytes > HEAD_BUFFER_BYTES:  # buffering it whole otherwise
+                    self.refusal = middleware.headers_too_large()
+                    self.send_400_response("request head too long")
+            return None
 
         def on_message_begin(self):
             super().on_message_begin()
             self.refusal = None
+            self.header_bytes = 0
+
+        def on_header(self, name, value):
+            super().on_header(name, value)
+            self.header_bytes += len(name) + len(value)
+            if len(self.headers) > middleware.MAX_HEADER_FIELDS \
+                    or self.header_bytes > middleware.MAX_HEADER_BYTES:
+                self.refusal = middleware.headers_too_large()
+                raise ValueError("request headers too large")  # the parser stops: send_400_response
+
+        def on_message_complete(self):
+            super().on_message_complete()
+            self.head_bytes = 0  # the next request on this connection starts its head
 
         def on_url(self, url):
             super().on_url(url)
@@ -77,6 +104,7 @@ def worker_class():
                 raise ValueError("request target too long")  # the parser stops: send_400_response
 
         def on_headers_complete(self):
+            self.head_bytes = None
             target = self.url
             if len(target) <= PARSE_URL_MAX:
                 return super().on_headers_complete()
@@ -113,7 +141,7 @@ def worker_class():
             self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     class Worker(UvicornWorker):
-        CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "http": Protocol}
+        CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "http": Protocol, "ws": "none"}
 
         def init_process(self):
             die_with_parent(self.ppid)

@@ -12,13 +12,14 @@ TITLES = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
     405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict", 412: "Precondition Failed",
     413: "Payload Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
-    422: "Unprocessable Content", 500: "Internal Server Error", 503: "Service Unavailable",
+    422: "Unprocessable Content", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
     412: "stale_version", 413: "payload_too_large", 414: "uri_too_long", 415: "unsupported_media_type",
-    422: "invalid", 500: "internal_error", 503: "unavailable",
+    422: "invalid", 431: "headers_too_large", 500: "internal_error", 503: "unavailable",
 }
 
 

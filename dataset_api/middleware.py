@@ -22,6 +22,9 @@ RPC_PATH = "/annotations/_rpc"
 # 1,000 UUIDs (37 KB) with room to spare. Longer ones get 414, from here or, past what a worker
 # buffers, from the HTTP protocol itself (cli.py), never the HTTP server's text/plain 400.
 MAX_TARGET_BYTES = 64 * 1024
+# Request headers: at most MAX_HEADER_FIELDS fields of MAX_HEADER_BYTES in all (names and values);
+# a token of a few KiB fits many times over. More is a 431 from the HTTP protocol (cli.py).
+MAX_HEADER_FIELDS, MAX_HEADER_BYTES = 100, 64 * 1024
 
 
 def target_length(scope):
@@ -36,6 +39,12 @@ def too_long(length, exact=True):
     size = f"{length} bytes" if exact else f"over {length} bytes"
     return ApiError(f"The request target is {size}; at most {MAX_TARGET_BYTES} (64 KiB) are "
                     f"served. Filter on fewer values per request.", status=414)
+
+
+def headers_too_large():
+    """The 431 for request headers past MAX_HEADER_FIELDS or MAX_HEADER_BYTES."""
+    return ApiError(f"The request headers exceed {MAX_HEADER_FIELDS} fields or {MAX_HEADER_BYTES} "
+                    f"bytes (64 KiB) in all.", status=431)
 
 
 def error_payload(exc, rpc=False):

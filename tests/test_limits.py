@@ -1,5 +1,6 @@
 """Limits a client meets from outside (DESIGN §3, §7, §9): request targets up to 64 KiB (a filter of
-1,000 UUIDs) and a JSON:API 414 past that, never the HTTP server's text/plain 400; text the database
+1,000 UUIDs) and a JSON:API 414 past that, never the HTTP server's text/plain 400; request headers
+up to 100 fields and 64 KiB, and a JSON:API 431 past that (never buffered whole); text the database
 cannot store (U+0000, unpaired surrogates) refused where it is stored or looked up, never in the
 members the server ignores (``meta``, ``links``, ``jsonapi``, read-only attributes).
 
@@ -159,10 +160,14 @@ def live(server):
         yield client
 
 
-def raw_request(server, target, extra=b""):
-    """Send ``GET target`` over a socket as is; return (status line, headers, body)."""
+def raw_request(server, target, extra=b"", method=b"GET"):
+    """Send ``method target`` over a socket as is; return (status line, headers, body)."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: test\r\nConnection: close\r\n" + extra + b"\r\n")
+        try:
+            sock.sendall(method + b" " + target + b" HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
+                         + extra + b"\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused before it was all sent: the answer is there to read
         data = b""
         while chunk := sock.recv(65536):
             data += chunk
@@ -207,3 +212,43 @@ def test_a_malformed_request_gets_a_json_api_400(server):
     assert status.split()[1] == "400"
     assert headers["content-type"] == MEDIA
     assert json.loads(body)["errors"][0]["status"] == "400"
+
+
+@pytest.mark.parametrize("headers", [
+    b"".join(b"X-Field-%d: v\r\n" % i for i in range(101)),  # one field too many
+    b"X-Big: " + b"a" * (64 * 1024) + b"\r\n",  # the bytes of all fields past 64 KiB
+    b"X-Huge: " + b"a" * (8 * 1024 * 1024) + b"\r\n",  # one field the worker must not buffer whole
+], ids=["fields", "bytes", "unbounded"])
+def test_headers_past_their_bounds_get_a_json_api_431(server, headers):
+    status, answer, body = raw_request(server, b"/healthz", headers)
+    assert status.split()[1] == "431", (status, body[:300])
+    assert answer["content-type"] == MEDIA
+    assert json.loads(body)["errors"][0]["code"] == "headers_too_large"
+
+
+def test_headers_within_their_bounds_are_served_on_a_kept_alive_connection(server):
+    fields = b"".join(b"X-Field-%d: v\r\n" % i for i in range(90)) + b"X-Token: " + b"a" * 48 * 1024
+    request = b"GET /healthz HTTP/1.1\r\nHost: test\r\n" + fields + b"\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        answers = b""
+        for _ in range(3):  # the bound is per request, not per connection
+            sock.sendall(request)
+            while answers.count(b"HTTP/1.1 ") < _ + 1 or not answers.endswith(b"}\n"):
+                answers += sock.recv(65536)
+    assert answers.count(b"HTTP/1.1 200 OK") == 3, answers[:500]
+
+
+def test_the_rpc_route_answers_431_as_json_rpc(server):
+    status, answer, body = raw_request(server, RPC_PATH.encode(), b"X-Big: " + b"a" * 70_000 + b"\r\n",
+                                       method=b"POST")
+    assert status.split()[1] == "431", (status, body[:300])
+    assert answer["content-type"] == "application/json"
+    assert json.loads(body)["error"]["code"] == -32600
+
+
+def test_a_websocket_upgrade_is_answered_as_plain_http(server):
+    """No WebSocket is offered: the ``Upgrade`` header is ignored (not uvicorn's text/plain 403)."""
+    status, answer, body = raw_request(server, b"/healthz", b"Upgrade: websocket\r\nSec-WebSocket-Version: 13"
+                                       b"\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")
+    assert status.split()[1] == "200", (status, body[:300])
+    assert json.loads(body) == {"status": "ok"}
