@@ -13,11 +13,12 @@ from playhouse.migrate import SchemaMigrator
 
 from dataset_api import migrations
 from dataset_api.db import make_database
-from dataset_api.migrations import m0001_initial
+from dataset_api.migrations import m0001_initial, m0003_entry_queue_index
 from dataset_api.models import MODELS, Entry
 from tests.live import PG_URL, dedicated_database
 
 LISTING_INDEX = "entry_dataset_status_priority_created"
+QUEUE_INDEX = m0003_entry_queue_index.NAME
 
 # The catalog's own account beside Peewee's introspection, so nothing hangs on what Peewee reads:
 # columns as information_schema reports them, each constraint (primary, foreign with its ON DELETE,
@@ -151,3 +152,29 @@ def test_a_migration_adding_a_column_applies_on_a_fresh_database(blank_database,
 
     assert migrations.migrate(database) == [version for version, _, _ in chain]
     assert column_names(database, "entry").count(later_column) == 1
+
+
+def test_the_queue_index_is_partial_and_replaces_what_it_serves(blank_database):
+    database = migrated(blank_database("queue"))
+    with database.connection_context():
+        indexes = {index.name: index for index in database.get_indexes("entry")}
+    queue = indexes[QUEUE_INDEX]
+    assert queue.columns == ["dataset_id", "wf_step", "priority", "created_at", "id"]
+    assert "assigned_to_id IS NULL" in queue.sql.replace('"', "").replace("(", "").replace(")", "")
+    assert not set(m0003_entry_queue_index.DROPPED) & set(indexes)
+
+
+@pytest.mark.skipif(not PG_URL, reason="CREATE INDEX CONCURRENTLY: PostgreSQL")
+def test_an_interrupted_concurrent_build_is_built_again(blank_database):
+    """A concurrent build that dies leaves an invalid index behind (and no record of its migration);
+    the next run drops it and builds it whole."""
+    database = migrated(blank_database("interrupted"))
+    with database.connection_context():
+        database.execute_sql("UPDATE pg_index SET indisvalid = false WHERE indexrelid = %s::regclass",
+                             (QUEUE_INDEX,))
+        database.execute_sql("DELETE FROM schema_migrations WHERE version = 3")
+    assert migrations.migrate(database) == [3]
+    with database.connection_context():
+        valid = database.execute_sql("SELECT indisvalid FROM pg_index WHERE indexrelid = %s::regclass",
+                                     (QUEUE_INDEX,)).fetchone()
+    assert valid == (True,)

@@ -7,18 +7,24 @@ a migration must build the same thing on every fresh database. Later ones change
 with ``playhouse.migrate`` operations or Peewee index declarations.
 """
 
+import inspect
 import logging
+from contextlib import nullcontext
 
 from peewee import CharField, DateTimeField, IntegerField, Model
 
-from dataset_api.migrations import m0001_initial, m0002_entry_listing_index
+from dataset_api.migrations import m0001_initial, m0002_entry_listing_index, m0003_entry_queue_index
 
 log = logging.getLogger("dataset_api.migrations")
 
 MIGRATIONS = [
     (1, "initial schema", m0001_initial.up),
     (2, "entry listing index", m0002_entry_listing_index.up),
+    (3, "entry queue index", m0003_entry_queue_index.up),
 ]
+
+
+LOCK_KEY = 727274  # PostgreSQL advisory lock: one process migrates at a time
 
 
 class SchemaMigration(Model):
@@ -30,22 +36,38 @@ class SchemaMigration(Model):
         table_name = "schema_migrations"
 
 
+def transactional(up):
+    """False for a migration whose module says ``TRANSACTIONAL = False``: on PostgreSQL it runs
+    outside a transaction (``CREATE INDEX CONCURRENTLY`` must) and is written to be run again
+    if interrupted. SQLite runs every migration in a transaction."""
+    return getattr(inspect.getmodule(up), "TRANSACTIONAL", True)
+
+
 def migrate(database):
-    """Apply every pending migration; return the versions applied."""
+    """Apply every pending migration, each in a transaction of its own with its record; return the
+    versions applied. Processes migrating one database at once take turns: on PostgreSQL a session
+    advisory lock held for the whole run, on SQLite each migration's write transaction; each looks
+    again, in its turn, for what is still to apply."""
     from dataset_api.models import utcnow
 
+    postgres = "Postgres" in database.__class__.__name__
     applied_now = []
     with database.bind_ctx([SchemaMigration]), database.connection_context():
-        with database.atomic():
-            if "Postgres" in database.__class__.__name__:
-                database.execute_sql("SELECT pg_advisory_xact_lock(727274)")
-            database.create_tables([SchemaMigration], safe=True)
-            done = {m.version for m in SchemaMigration.select()}
+        if postgres:
+            database.execute_sql("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+        try:
+            with database.atomic():
+                database.create_tables([SchemaMigration], safe=True)
             for version, name, up in MIGRATIONS:
-                if version in done:
-                    continue
-                log.info("applying migration %04d %s", version, name)
-                up(database)
-                SchemaMigration.create(version=version, name=name, applied_at=utcnow())
-                applied_now.append(version)
+                in_transaction = not postgres or transactional(up)
+                with database.atomic() if in_transaction else nullcontext():
+                    if SchemaMigration.get_or_none(SchemaMigration.version == version) is not None:
+                        continue
+                    log.info("applying migration %04d %s", version, name)
+                    up(database)
+                    SchemaMigration.create(version=version, name=name, applied_at=utcnow())
+                    applied_now.append(version)
+        finally:
+            if postgres:
+                database.execute_sql("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
     return applied_now

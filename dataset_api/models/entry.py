@@ -8,7 +8,7 @@ from dataset_api.models.project import Project
 
 
 class Entry(UUIDModel):
-    dataset = ForeignKeyField(Dataset, on_delete="CASCADE", index=True)
+    dataset = ForeignKeyField(Dataset, on_delete="CASCADE", index=False)  # (dataset, resource) leads
     project = ForeignKeyField(Project, on_delete="CASCADE", index=True)
     priority = IntegerField(default=0, index=True)
     resource = TextField()
@@ -23,9 +23,6 @@ class Entry(UUIDModel):
     class Meta:
         indexes = (
             (("dataset", "resource"), True),
-            # the work queue: unassigned entries of a dataset by step, priority and age
-            (("dataset", "wf_step", "assigned_to_id", "priority", "created_at"), False),
-            (("dataset", "status"), False),
         )
 
     @classmethod
@@ -53,8 +50,13 @@ class Entry(UUIDModel):
         return select.order_by(cls.priority.desc(), cls.created_at.asc(), cls.id.asc())
 
 
+# Indexes the migrations create, declared here as well so that create_tables on the models builds
+# the schema the migrations build.
 # The common listing (a dataset's entries of one status, in queue order) filters and orders on one
-# index, so a page stops after page[size] rows. Migration 0002 creates it; declared here as well so
-# that create_tables on the models builds the schema the migrations build.
+# index, so a page stops after page[size] rows (migration 0002).
 Entry.add_index(Entry.index(Entry.dataset, Entry.status, Entry.priority.desc(), Entry.created_at, Entry.id,
                             name="entry_dataset_status_priority_created"))
+# The work queue (``waiting`` in ``queue_order``, one step): only unassigned entries, in the queue's
+# order, so a claim reads one index entry whatever the dataset's size (migration 0003).
+Entry.add_index(Entry.index(Entry.dataset, Entry.wf_step, Entry.priority.desc(), Entry.created_at, Entry.id,
+                            name="entry_queue", where=Entry.assigned_to_id.is_null()))

@@ -84,20 +84,19 @@ def next_entry(user, dataset, narrow):
     own = Entry.queue_order(mine).first()
     if own is not None:
         return own
-    waiting = Entry.queue_order(narrow(Entry.waiting(dataset.id, steps))).limit(1)
-    claim = {"assigned_to_id": user.account_id, "status": "in_progress",
-             "version": Entry.version + 1, "updated_at": utcnow()}
-    if is_postgresql():
-        row = waiting.select(Entry.id).for_update("FOR UPDATE SKIP LOCKED").first()
-        claimed = None
-        if row is not None:
-            Entry.update(claim).where(Entry.id == row.id).execute()
-            claimed = row.id
-    else:  # SQLite: the transaction already holds the write lock (BEGIN IMMEDIATE)
-        rows = list(Entry.update(claim).where(Entry.id == waiting.select(Entry.id))
-                    .returning(Entry.id).execute())
-        claimed = rows[0].id if rows else None
-    if claimed is None:
+    # the head of each step's queue (one index entry each: entry_queue), then the best of them; on
+    # PostgreSQL an entry another claim holds is skipped, on SQLite this transaction holds the
+    # write lock (BEGIN IMMEDIATE)
+    heads = []
+    for step in steps:
+        head = Entry.queue_order(narrow(Entry.waiting(dataset.id, [step]))).limit(1)
+        if is_postgresql():
+            head = head.for_update("FOR UPDATE SKIP LOCKED")
+        heads.extend(head.select(Entry.id, Entry.priority, Entry.created_at))
+    if not heads:
         raise errors.NotFound("No entry is waiting for you in this dataset.")
+    claimed = min(heads, key=lambda e: (-e.priority, e.created_at, e.id)).id  # Entry.queue_order's
+    Entry.update(assigned_to_id=user.account_id, status="in_progress", version=Entry.version + 1,
+                 updated_at=utcnow()).where(Entry.id == claimed).execute()
     counters.shift(dataset.id, in_progress=1)
     return Entry.get_by_id(claimed)
