@@ -25,11 +25,16 @@ class Config:
     pg_statement_timeout_ms: int = 30000  # a statement runs this long, then 503 (0: no bound)
     resource_modules: tuple = ()  # modules declaring resources beyond the built-in ones
     spec_path: str = ""  # the document to route and serve; empty: the packaged openapi.yaml
+    metrics_dir: str = ""  # `serve`: the workers' Prometheus files; empty: <data_dir>/metrics
     extra: dict = field(default_factory=dict)
 
     @property
     def db_url(self):
         return self.database_url or f"sqlite:///{os.path.join(self.data_dir, 'dataset-api.db')}"
+
+    @property
+    def metrics_path(self):
+        return os.path.abspath(self.metrics_dir or os.path.join(self.data_dir, "metrics"))
 
     @property
     def is_default_sqlite(self):
@@ -49,6 +54,7 @@ class Config:
             pg_statement_timeout_ms=_int(env, "DATASET_API_PG_STATEMENT_TIMEOUT_MS", 30000),
             public_url=env.get("DATASET_API_PUBLIC_URL") or "",
             trusted_proxies=env.get("DATASET_API_TRUSTED_PROXIES") or "",
+            metrics_dir=env.get("DATASET_API_METRICS_DIR") or "",
         )
         values.update(overrides)
         return cls(**values)

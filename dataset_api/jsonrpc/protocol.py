@@ -112,12 +112,13 @@ def _parameters(method):
 
 
 def handle(raw, methods, *, translate, transaction, savepoint, atomic=False, batch_limit=100,
-           bulk=None, reads=frozenset()):
+           bulk=None, reads=frozenset(), on_batch=None):
     """Answer the request body ``raw`` (bytes); return (http_status, reply or None).
 
     ``transaction(read_only)`` and ``savepoint()`` are context managers from the storage layer
     (``read_only``: every call names one of the methods in ``reads``); ``bulk`` maps method names
-    to their ``Bulk`` form, used for runs of two or more calls in a batch.
+    to their ``Bulk`` form, used for runs of two or more calls in a batch; ``on_batch(size)`` is
+    told the number of calls of each batch, refused ones included (the metrics).
     """
     run = _Runner(methods, bulk or {}, translate, transaction, savepoint, atomic, reads)
     try:
@@ -127,6 +128,8 @@ def handle(raw, methods, *, translate, transaction, savepoint, atomic=False, bat
     except (ValueError, UnicodeDecodeError):
         return 400, RpcError(PARSE_ERROR).reply(None)
     if isinstance(body, list):
+        if on_batch is not None:
+            on_batch(len(body))
         if not body:
             return 400, RpcError(INVALID_REQUEST).reply(None)
         if len(body) > batch_limit:

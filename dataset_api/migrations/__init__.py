@@ -30,6 +30,16 @@ class SchemaMigration(Model):
         table_name = "schema_migrations"
 
 
+def pending(database):
+    """The migrations ``database`` has not recorded, as [(version, name)], in order (every one
+    when it has no ``schema_migrations`` table yet). Call with a connection open."""
+    if not database.table_exists(SchemaMigration._meta.table_name):
+        return [(version, name) for version, name, _up in MIGRATIONS]
+    with database.bind_ctx([SchemaMigration]):
+        done = {m.version for m in SchemaMigration.select(SchemaMigration.version)}
+    return [(version, name) for version, name, _up in MIGRATIONS if version not in done]
+
+
 def migrate(database):
     """Apply every pending migration; return the versions applied."""
     from dataset_api.models import utcnow
