@@ -18,7 +18,7 @@ from connexion.utils import get_function_from_name
 from connexion.validators import VALIDATOR_MAP
 from starlette.exceptions import HTTPException
 
-from dataset_api import errors, migrations, resources, spec
+from dataset_api import errors, metrics, migrations, resources, spec
 from dataset_api.auth import tokens
 from dataset_api.config import Config, RequestState
 from dataset_api.db import bind, db, is_outage
@@ -35,6 +35,7 @@ def with_connection(function):
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         with db.connection_context():
+            metrics.sample_pool()  # this worker's pool while the handler holds its connection
             return function(*args, **kwargs)
 
     return wrapper

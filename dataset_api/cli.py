@@ -3,6 +3,7 @@
 import argparse
 import ctypes
 import functools
+import glob
 import logging
 import os
 import re
@@ -151,8 +152,34 @@ def worker_class():
     return Worker
 
 
+METRICS_FILES = ("counter_*.db", "gauge_*.db", "histogram_*.db", "summary_*.db")
+
+
+def metrics_directory(config):
+    """Prepare the workers' Prometheus multiprocess folder: create it, delete the files an earlier
+    run left (prometheus-client's own files only, the folder may be shared), and name it in
+    ``PROMETHEUS_MULTIPROC_DIR``. Call before anything imports prometheus_client, which picks its
+    storage at import; the workers, forked from this process, inherit the variable."""
+    path = config.metrics_path
+    os.makedirs(path, exist_ok=True)
+    for pattern in METRICS_FILES:
+        for stale in glob.glob(os.path.join(path, pattern)):
+            os.remove(stale)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path
+
+
+def worker_exited(server, worker):
+    """gunicorn's child_exit hook: drop the exited worker's live gauges (its pool series); its
+    counters stay, so totals never go down when a worker is replaced."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def serve(args, config):
     """Run gunicorn with uvicorn workers; migrations run once, before the workers fork."""
+    metrics_directory(config)  # first: the imports below bring prometheus_client in
     from gunicorn.app.base import BaseApplication
 
     from dataset_api import migrations, resources, spec
@@ -174,6 +201,7 @@ def serve(args, config):
             self.cfg.set("worker_class", worker_class())
             self.cfg.set("accesslog", None)
             self.cfg.set("timeout", 60)
+            self.cfg.set("child_exit", worker_exited)
             if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 27: no shared socket
                 self.cfg.set("control_socket_disable", True)
 
@@ -182,7 +210,13 @@ def serve(args, config):
 
             return create_app(config)
 
-    Server().run()
+    server = Server()
+    # the master imported the metrics too (resources, worker class) but never serves: no series
+    # of its own among the workers' live gauges
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(os.getpid())
+    server.run()
 
 
 def migrate(args, config):

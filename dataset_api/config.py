@@ -26,11 +26,16 @@ class Config:
     sqlite_busy_timeout_ms: int = 10000  # a write waits this long for SQLite's write lock, then 503
     resource_modules: tuple = ()  # modules declaring resources beyond the built-in ones
     spec_path: str = ""  # the document to route and serve; empty: the packaged openapi.yaml
+    metrics_dir: str = ""  # `serve`: the workers' Prometheus files; empty: <data_dir>/metrics
     extra: dict = field(default_factory=dict)
 
     @property
     def db_url(self):
         return self.database_url or f"sqlite:///{os.path.join(self.data_dir, 'dataset-api.db')}"
+
+    @property
+    def metrics_path(self):
+        return os.path.abspath(self.metrics_dir or os.path.join(self.data_dir, "metrics"))
 
     @property
     def is_default_sqlite(self):
@@ -51,6 +56,7 @@ class Config:
             sqlite_busy_timeout_ms=_int(env, "DATASET_API_SQLITE_BUSY_TIMEOUT_MS", 10000),
             public_url=env.get("DATASET_API_PUBLIC_URL") or "",
             trusted_proxies=env.get("DATASET_API_TRUSTED_PROXIES") or "",
+            metrics_dir=env.get("DATASET_API_METRICS_DIR") or "",
         )
         values.update(overrides)
         return cls(**values)

@@ -8,6 +8,9 @@ import logging
 import time
 import uuid
 
+from connexion.middleware.abstract import ROUTING_CONTEXT
+
+from dataset_api import metrics
 from dataset_api.errors import MEDIA_TYPE, ApiError, error_body, error_object
 from dataset_api.jsonapi import values
 from dataset_api.jsonapi.querystring import normalise
@@ -18,6 +21,8 @@ ACCEPTED_BODY_TYPES = ("application/vnd.api+json", "application/json")
 ACCEPTABLE = ("application/vnd.api+json", "application/json", "application/*", "*/*")
 OPEN_PATHS = ("/ui", "/openapi.json", "/openapi.yaml")
 RPC_PATH = "/annotations/_rpc"
+METRICS_PATH = "/metrics"  # answers in Prometheus' text format: text/plain, whatever else is asked
+METRICS_ACCEPTABLE = ("text/plain", "text/*", "*/*")
 # The longest request target (path and query string, as sent) served: 64 KiB holds a filter of
 # 1,000 UUIDs (37 KB) with room to spare. Longer ones get 414, from here or, past what a worker
 # buffers, from the HTTP protocol itself (cli.py), never the HTTP server's text/plain 400.
@@ -107,7 +112,8 @@ class Gatekeeper:
             return scope
         accept = headers.get("accept")
         if accept and not any(_accepts(part, path) for part in accept.split(",")):
-            raise ApiError("The server answers with application/vnd.api+json only.", status=406)
+            raise ApiError("The server answers with text/plain (version=0.0.4) only." if path == METRICS_PATH
+                           else "The server answers with application/vnd.api+json only.", status=406)
         if scope.get("query_string"):
             scope = dict(scope, query_string=normalise(scope["query_string"]))
         return _as_jsonapi_body(scope)
@@ -162,6 +168,8 @@ def _as_jsonapi_body(scope):
 def _accepts(part, path):
     kind, _, params = part.strip().partition(";")
     kind = kind.strip().lower()
+    if path == METRICS_PATH:
+        return kind in METRICS_ACCEPTABLE
     if kind == "application/vnd.api+json" and params.strip() and "q=" not in params:
         return False  # JSON:API: media type parameters in Accept are not supported
     return kind in ACCEPTABLE
@@ -194,7 +202,8 @@ def _check_body(content_type, raw, parse=True):
 
 
 class RequestLog:
-    """Gives each request an id (or keeps the client's ``X-Request-ID``) and logs one line."""
+    """Gives each request an id (or keeps the client's ``X-Request-ID``), logs one line and counts
+    it in the request metrics, labelled by the operationId Connexion's routing resolved."""
 
     def __init__(self, app):
         self.app = app
@@ -205,12 +214,28 @@ class RequestLog:
         headers = dict(scope["headers"])
         request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:128] or uuid.uuid4().hex
         started, status = time.perf_counter(), [500]
+        # Connexion's routing writes the operation into scope["extensions"]["connexion_routing"] of
+        # its (shallow) copy of the scope; the layers in between copy shallowly too, so the dict
+        # given here is the one it writes into.
+        extensions = {**scope.get("extensions", {})}
+        scope = {**scope, "extensions": extensions}
+        counted = []
+
+        def count():
+            if not counted:
+                counted.append(True)
+                routing = extensions.get(ROUTING_CONTEXT) or {}
+                metrics.observe_request(routing.get("operation_id"), status[0],
+                                        time.perf_counter() - started)
+                metrics.sample_pool()
 
         async def send_with_id(message):
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
                 message = dict(message, headers=[*message.get("headers", []),
                                                  (b"x-request-id", request_id.encode())])
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                count()  # before the last byte leaves: a client that got its answer sees it counted
             await send(message)
 
         try:
@@ -220,6 +245,7 @@ class RequestLog:
             await send_error(send_with_id, ApiError("Internal server error."),
                              )
         finally:
+            count()
             log.info(json.dumps({
                 "request_id": request_id, "method": scope["method"], "path": scope["path"],
                 "status": status[0], "duration_ms": round((time.perf_counter() - started) * 1000, 2),

@@ -5,6 +5,7 @@ import json
 from connexion import request
 from starlette.concurrency import run_in_threadpool
 
+from dataset_api import metrics
 from dataset_api.db import db, is_outage, is_sqlite
 from dataset_api.jsonrpc import bulk, methods, protocol
 
@@ -16,10 +17,11 @@ def answer(raw, atomic):
     by the serving app's configuration (in the request's state: each app has its own)."""
     limit = request.state.config.rpc_batch_limit
     with db.connection_context():
+        metrics.sample_pool()
         status, reply = protocol.handle(
             raw, methods.METHODS, translate=methods.translate, transaction=_transaction,
             savepoint=db.atomic, atomic=atomic, batch_limit=limit, bulk=bulk.METHODS,
-            reads=methods.READS, fatal=is_outage)
+            reads=methods.READS, fatal=is_outage, on_batch=metrics.observe_rpc_batch)
     if reply is None:
         return None, 204
     return reply, status, {"Content-Type": MEDIA_TYPE}

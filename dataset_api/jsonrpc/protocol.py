@@ -115,14 +115,15 @@ def _parameters(method):
 
 
 def handle(raw, methods, *, translate, transaction, savepoint, atomic=False, batch_limit=100,
-           bulk=None, reads=frozenset(), fatal=lambda exc: False):
+           bulk=None, reads=frozenset(), fatal=lambda exc: False, on_batch=None):
     """Answer the request body ``raw`` (bytes); return (http_status, reply or None).
 
     ``transaction(read_only)`` and ``savepoint()`` are context managers from the storage layer
     (``read_only``: every call names one of the methods in ``reads``); ``bulk`` maps method names
-    to their ``Bulk`` form, used for runs of two or more calls in a batch. An exception ``fatal``
-    recognises is no call's error but the whole request's: it propagates, and the transaction
-    rolls back (the caller answers it, say as a 503 to retry the request).
+    to their ``Bulk`` form, used for runs of two or more calls in a batch; ``on_batch(size)`` is
+    told the number of calls of each batch, refused ones included (the metrics). An exception
+    ``fatal`` recognises is no call's error but the whole request's: it propagates, and the
+    transaction rolls back (the caller answers it, say as a 503 to retry the request).
     """
     run = _Runner(methods, bulk or {}, translate, transaction, savepoint, atomic, reads, fatal)
     try:
@@ -132,6 +133,8 @@ def handle(raw, methods, *, translate, transaction, savepoint, atomic=False, bat
     except (ValueError, UnicodeDecodeError):
         return 400, RpcError(PARSE_ERROR).reply(None)
     if isinstance(body, list):
+        if on_batch is not None:
+            on_batch(len(body))
         if not body:
             return 400, RpcError(INVALID_REQUEST).reply(None)
         if len(body) > batch_limit:

@@ -43,6 +43,16 @@ def transactional(up):
     return getattr(inspect.getmodule(up), "TRANSACTIONAL", True)
 
 
+def pending(database):
+    """The migrations ``database`` has not recorded, as [(version, name)], in order (every one
+    when it has no ``schema_migrations`` table yet). Call with a connection open."""
+    if not database.table_exists(SchemaMigration._meta.table_name):
+        return [(version, name) for version, name, _up in MIGRATIONS]
+    with database.bind_ctx([SchemaMigration]):
+        done = {m.version for m in SchemaMigration.select(SchemaMigration.version)}
+    return [(version, name) for version, name, _up in MIGRATIONS if version not in done]
+
+
 def migrate(database):
     """Apply every pending migration, each in a transaction of its own with its record; return the
     versions applied. Processes migrating one database at once take turns: on PostgreSQL a session

@@ -1,10 +1,10 @@
 """Entries (``/entries``): the items of a dataset to annotate, and the workflow actions on them
 (assign, select, submit, error, next; the state machine is ``dataset_api.workflow``)."""
 
-from dataset_api import crud, rules
+from dataset_api import crud, metrics, rules
 from dataset_api.auth import permissions
 from dataset_api.db import db
-from dataset_api.errors import Conflict, InvalidQuery
+from dataset_api.errors import Conflict, InvalidQuery, NotFound
 from dataset_api.jsonapi import build, query
 from dataset_api.models import Entry
 from dataset_api.registry import Attr, Include, Parent, Resource, common, register
@@ -86,7 +86,10 @@ def _act(entry_id, action, **params):
     """Run a workflow action on an entry and return its document."""
     q = query.parse(ENTRIES, crud.query_pairs(), collection=False)
     with db.atomic():
-        row = actions.perform(get_or_404(ENTRIES, entry_id), crud.current_user(), action, **params)
+        entry = get_or_404(ENTRIES, entry_id)
+        row = actions.perform(entry, crud.current_user(), action, **params)
+    if action == "select":  # counted once committed; an unchanged row was the caller's already
+        metrics.count_claim("select", "claimed" if row.version != entry.version else "held")
     return crud.render_one(ENTRIES, row, q)
 
 
@@ -114,6 +117,11 @@ def claim_next_entry():
         raise InvalidQuery("filter[dataset_id] is required.", parameter="filter[dataset_id]")
     with db.atomic():
         dataset = get_or_404(DATASETS, dataset_ids[0])
-        row = actions.next_entry(crud.current_user(), dataset,
-                                 lambda select: build.filtered(Entry, select, q.filters))
+        try:
+            row, claimed = actions.next_entry(crud.current_user(), dataset,
+                                              lambda select: build.filtered(Entry, select, q.filters))
+        except NotFound:
+            metrics.count_claim("next", "none_left")
+            raise
+    metrics.count_claim("next", "claimed" if claimed else "held")
     return crud.render_one(ENTRIES, row, q)

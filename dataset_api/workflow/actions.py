@@ -64,7 +64,8 @@ def apply(entry, changes):
 
 
 def next_entry(user, dataset, narrow):
-    """Return the caller's in-progress entry in ``dataset``, else claim the best unassigned one.
+    """Return (entry, claimed): the caller's in-progress entry in ``dataset`` (claimed False), else
+    the best unassigned one, claimed now (claimed True).
 
     ``narrow(select)`` applies the caller's extra filters to new claims only: an entry the caller
     already holds in the dataset is returned whatever the filters (no hoarding). Call inside a
@@ -83,7 +84,7 @@ def next_entry(user, dataset, narrow):
         Entry.wf_step.in_(steps))
     own = Entry.queue_order(mine).first()
     if own is not None:
-        return own
+        return own, False
     # the head of each step's queue (one index entry each: entry_queue), then the best of them; on
     # PostgreSQL an entry another claim holds is skipped, on SQLite this transaction holds the
     # write lock (BEGIN IMMEDIATE)
@@ -99,4 +100,4 @@ def next_entry(user, dataset, narrow):
     Entry.update(assigned_to_id=user.account_id, status="in_progress", version=Entry.version + 1,
                  updated_at=utcnow()).where(Entry.id == claimed).execute()
     counters.shift(dataset.id, in_progress=1)
-    return Entry.get_by_id(claimed)
+    return Entry.get_by_id(claimed), True
