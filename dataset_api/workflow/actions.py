@@ -51,16 +51,16 @@ def apply(entry, changes):
     """Write ``changes`` if the entry is still at the version we read; move the counters."""
     if not changes:
         return entry
-    updated = Entry.update({**changes, "version": Entry.version + 1, "updated_at": utcnow()}).where(
-        Entry.id == entry.id, Entry.version == entry.version).execute()
-    if updated == 0:
+    updated = list(Entry.update({**changes, "version": Entry.version + 1, "updated_at": utcnow()}).where(
+        Entry.id == entry.id, Entry.version == entry.version).returning(Entry).execute())
+    if not updated:
         raise errors.Conflict("The entry changed while you acted on it; fetch it and try again.",
                               code="changed_concurrently")
     if "status" in changes:
         completed, in_progress = counters.status_deltas(entry.status, changes["status"])
         if completed or in_progress:
             counters.shift(entry.dataset_id, completed=completed, in_progress=in_progress)
-    return Entry.get_by_id(entry.id)
+    return updated[0]
 
 
 def next_entry(user, dataset, narrow):
@@ -97,7 +97,7 @@ def next_entry(user, dataset, narrow):
     if not heads:
         raise errors.NotFound("No entry is waiting for you in this dataset.")
     claimed = min(heads, key=lambda e: (-e.priority, e.created_at, e.id)).id  # Entry.queue_order's
-    Entry.update(assigned_to_id=user.account_id, status="in_progress", version=Entry.version + 1,
-                 updated_at=utcnow()).where(Entry.id == claimed).execute()
+    [entry] = Entry.update(assigned_to_id=user.account_id, status="in_progress", version=Entry.version + 1,
+                           updated_at=utcnow()).where(Entry.id == claimed).returning(Entry).execute()
     counters.shift(dataset.id, in_progress=1)
-    return Entry.get_by_id(claimed), True
+    return entry, True

@@ -1,32 +1,33 @@
 """Dataset counters, changed by SQL increments in the entry's own transaction (no read-modify-write)."""
 
-from peewee import Case
+from peewee import Case, Value
 
 from dataset_api.models import Dataset, Entry, utcnow
 
 COMPLETED = ("completed", "errored")  # both count as finished work
 
 
-def _refresh_derived(dataset_id):
-    """Recompute progress and status from the counters, inside the database."""
-    total, done, busy = (Dataset.entries_total_count, Dataset.entries_completed_count,
-                         Dataset.entries_in_progress_count)
-    Dataset.update(
-        progress=Case(None, [(total > 0, done.cast("FLOAT") / total)], 0.0),
-        status=Case(None, [((total > 0) & (done >= total), "completed"),
-                           ((busy > 0) | (done > 0), "in_progress")], "pending"),
-    ).where(Dataset.id == dataset_id).execute()
+def _counters(total, done, busy):
+    """The counter columns set to the SQL expressions ``total``, ``done`` and ``busy``, with progress
+    and status derived from them in the same SET: SQL reads a row's old values on the right of
+    every assignment, so the derived columns are computed from the new counters' expressions."""
+    return {
+        Dataset.entries_total_count: total, Dataset.entries_completed_count: done,
+        Dataset.entries_in_progress_count: busy,
+        Dataset.progress: Case(None, [(total > 0, done.cast("FLOAT") / total)], 0.0),
+        Dataset.status: Case(None, [((total > 0) & (done >= total), "completed"),
+                                    ((busy > 0) | (done > 0), "in_progress")], "pending"),
+    }
 
 
 def shift(dataset_id, *, total=0, completed=0, in_progress=0):
-    """Add the given deltas to a dataset's counters and refresh progress and status."""
-    Dataset.update(
-        entries_total_count=Dataset.entries_total_count + total,
-        entries_completed_count=Dataset.entries_completed_count + completed,
-        entries_in_progress_count=Dataset.entries_in_progress_count + in_progress,
-        updated_at=utcnow(),
-    ).where(Dataset.id == dataset_id).execute()
-    _refresh_derived(dataset_id)
+    """Add the given deltas to a dataset's counters and refresh progress and status: one UPDATE,
+    an increment in the database (no read-modify-write)."""
+    Dataset.update({
+        **_counters(Dataset.entries_total_count + total, Dataset.entries_completed_count + completed,
+                    Dataset.entries_in_progress_count + in_progress),
+        Dataset.updated_at: utcnow(),
+    }).where(Dataset.id == dataset_id).execute()
 
 
 def status_deltas(old_status, new_status):
@@ -45,11 +46,8 @@ def recount(dataset_id=None):
     n = 0
     for ds in datasets:
         entries = Entry.select().where(Entry.dataset == ds.id)
-        Dataset.update(
-            entries_total_count=entries.count(),
-            entries_completed_count=entries.where(Entry.status.in_(COMPLETED)).count(),
-            entries_in_progress_count=entries.where(Entry.status == "in_progress").count(),
-        ).where(Dataset.id == ds.id).execute()
-        _refresh_derived(ds.id)
+        counts = (entries.count(), entries.where(Entry.status.in_(COMPLETED)).count(),
+                  entries.where(Entry.status == "in_progress").count())
+        Dataset.update(_counters(*map(Value, counts))).where(Dataset.id == ds.id).execute()
         n += 1
     return n
