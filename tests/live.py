@@ -1,12 +1,16 @@
 """A live ``dataset-api serve`` for tests that need a real server: races, generated clients,
-Schemathesis from outside, the browser. SQLite in the server's own data folder by default; a
-dedicated PostgreSQL database when asked for one."""
+Schemathesis from outside, the browser, faults. SQLite in the server's own data folder by default;
+a dedicated PostgreSQL database when asked for one, or a private PostgreSQL cluster for tests that
+stop and restart it."""
 
+import glob
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +27,33 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def port_free(port):
+    """True when ``port`` can be bound on 127.0.0.1 (nothing listens there any more)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def alive(pid):
+    """True while ``pid`` runs (a zombie waiting for its reaper has exited)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def wait_until(predicate, timeout, interval=0.1):
+    """Poll ``predicate`` until it is true or ``timeout`` seconds pass; return its last value."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()) and time.monotonic() < deadline:
+        time.sleep(interval)
+    return value
 
 
 @contextmanager
@@ -52,19 +83,21 @@ class Server:
         self.n_workers, self.extra_env = workers, dict(env or {})
         self.log_path = self.data_dir / "server.log"
         self.proc, self.port = None, None
+        self.seen_workers = set()  # every worker PID seen, so stop() finds orphans of a killed master
 
     @property
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, attempts=3, timeout=60):
+    def start(self, attempts=3, timeout=60, port=None):
+        """Start serving and wait for /healthz; on ``port`` if given (no retry on another one)."""
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATASET_API_DATABASE_URL")}
         env.update(DATASET_API_DATA_DIR=str(self.data_dir), DATASET_API_JWT_SECRET=SECRET)
         if self.database_url:
             env["DATABASE_URL"] = self.database_url
         env.update(self.extra_env)
-        for _ in range(attempts):  # another process may take the free port before gunicorn binds it
-            self.port = free_port()
+        for _ in range(1 if port else attempts):  # another process may take the free port first
+            self.port = port or free_port()
             with open(self.log_path, "ab") as log:
                 self.proc = subprocess.Popen(
                     [Path(sys.executable).parent / "dataset-api", "serve", "--host", "127.0.0.1",
@@ -96,7 +129,38 @@ class Server:
             children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
         except OSError:
             return []
-        return [int(pid) for pid in children.split()]
+        pids = [int(pid) for pid in children.split()]
+        self.seen_workers.update(pids)
+        return pids
+
+    def connections(self, pid):
+        """How many client connections (established TCP on the server's port) process ``pid`` holds."""
+        sockets = set()
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            return 0
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue  # closed meanwhile
+            if target.startswith("socket:["):
+                sockets.add(target[8:-1])
+        count = 0
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()  # sl, local address:port (hex), remote, state (01: established), ..., inode
+            if fields[3] == "01" and int(fields[1].split(":")[1], 16) == self.port and fields[9] in sockets:
+                count += 1
+        return count
+
+    def wait_for_workers(self, timeout=30, replaced=()):
+        """Wait until the master has its full set of live workers, none of them in ``replaced``;
+        return their PIDs (fewer when the timeout passed first)."""
+        def ready():
+            pids = [pid for pid in self.workers() if alive(pid) and pid not in replaced]
+            return pids if len(pids) == self.n_workers else None
+        return wait_until(ready, timeout) or [p for p in self.workers() if p not in replaced]
 
     def __enter__(self):
         self.start()
@@ -109,7 +173,7 @@ class Server:
         """Terminate the master (it stops its workers), kill it if it lingers, then any orphan."""
         if self.proc is None:
             return
-        workers = self.workers()
+        self.workers()
         if self.proc.poll() is None:
             self.proc.terminate()
         try:
@@ -117,7 +181,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        for pid in workers:
+        for pid in self.seen_workers:
             try:
                 if "dataset-api" in Path(f"/proc/{pid}/cmdline").read_text():
                     os.kill(pid, 9)
@@ -134,3 +198,77 @@ class Server:
 
     def error_lines(self):
         return [line for line in self.log().splitlines() if " ERROR " in line or "Traceback" in line]
+
+
+PG_INITDB = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),  # oldest major version first
+                   key=lambda path: [int(n) for n in Path(path).parents[1].name.split(".") if n.isdigit()])
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of its own, for tests that stop or restart the database server: initdb
+    in a temporary folder (trust auth), listening on 127.0.0.1 at a free port, its socket in that
+    folder. Runs as the current user, or as ``postgres`` under root (initdb refuses root)."""
+
+    def __init__(self):
+        self.bin = Path(PG_INITDB[-1]).parent  # the newest installed major version
+        self.dir = Path(tempfile.mkdtemp(prefix="dataset-api-pg-"))
+        self.data, self.log_path, self.port = self.dir / "data", self.dir / "postgres.log", None
+        self.as_owner = []
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+            self.as_owner = ["runuser", "-u", "postgres", "--"]
+
+    @property
+    def url(self):
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def run(self, program, *args, timeout=90):
+        """Run one of the cluster's programs as its owner; raise with its output if it fails."""
+        done = subprocess.run([*self.as_owner, str(self.bin / program), *map(str, args)],
+                              capture_output=True, text=True, timeout=timeout)
+        if done.returncode:
+            raise RuntimeError(f"{program} {' '.join(map(str, args))} -> {done.returncode}:\n"
+                               f"{done.stdout}{done.stderr}\n{self.log_tail()}")
+        return done
+
+    def pg_ctl(self, *args):
+        return self.run("pg_ctl", "-D", self.data, "-l", self.log_path, "-w", "-t", "60", *args)
+
+    def start(self, attempts=3):
+        self.run("initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync")
+        for attempt in range(attempts):  # another process may take the free port first
+            self.port = free_port()
+            try:
+                self.pg_ctl("start", "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1")
+                return self
+            except RuntimeError:
+                if attempt == attempts - 1:
+                    raise
+
+    def restart(self):
+        """A fast restart (``pg_ctl restart -m fast``): every session is ended; waits until it is up."""
+        self.pg_ctl("restart", "-m", "fast")
+
+    def stop(self):
+        if (self.data / "postmaster.pid").exists():
+            try:
+                self.pg_ctl("stop", "-m", "immediate")
+            except (RuntimeError, subprocess.TimeoutExpired):
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log_tail(self, lines=20):
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@contextmanager
+def private_postgres():
+    """Yield a started ``PrivatePostgres``; stop it and remove its folder afterwards."""
+    cluster = PrivatePostgres()
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
