@@ -54,13 +54,13 @@ def _resolve(name):
     return function if inspect.iscoroutinefunction(function) else with_connection(function)
 
 
-RETRY_AFTER = "5"  # seconds a client should wait after a 503
 CHALLENGE = 'Bearer realm="dataset-api"'  # RFC 6750 §3
 
 
 def _status_headers(status):
     """Headers an error status carries: a challenge on 401, a retry hint on 503."""
-    return {401: {"WWW-Authenticate": CHALLENGE}, 503: {"Retry-After": RETRY_AFTER}}.get(status, {})
+    retry = str(errors.RETRY_AFTER)
+    return {401: {"WWW-Authenticate": CHALLENGE}, 503: {"Retry-After": retry}}.get(status, {})
 
 
 def _response(exc):
@@ -77,7 +77,7 @@ def _rpc_response(status, detail):
     """JSON-RPC clients get the protocol's error object even for HTTP-level refusals."""
     data = {"detail": detail}
     if status == 503:
-        data["retry_after"] = int(RETRY_AFTER)
+        data["retry_after"] = errors.RETRY_AFTER
     body = endpoint.error_body(RPC_CODES.get(status, -32600), data)
     return ConnexionResponse(status_code=status, body=body,
                              content_type=endpoint.MEDIA_TYPE, mimetype=endpoint.MEDIA_TYPE,
@@ -137,10 +137,9 @@ def database_error(request, exc):
     """A database that cannot be reached (or is locked too long) is a 503; anything else a 500."""
     if is_outage(exc):
         log.error("database unavailable: %r", exc)
-        detail = "The database is unavailable; try again shortly."
         if request.url.path == RPC_PATH:
-            return _rpc_response(503, detail)
-        return _response(errors.Unavailable(detail))
+            return _rpc_response(503, errors.UNAVAILABLE)
+        return _response(errors.Unavailable(errors.UNAVAILABLE))
     return internal_error(request, exc)
 
 

@@ -7,6 +7,8 @@ import re
 log = logging.getLogger("dataset_api")
 
 MEDIA_TYPE = "application/vnd.api+json"
+RETRY_AFTER = 5  # seconds a client should wait after a 503 (its Retry-After header)
+UNAVAILABLE = "The database is unavailable; try again shortly."
 
 TITLES = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",

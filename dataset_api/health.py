@@ -6,12 +6,11 @@ import logging
 import peewee
 from starlette.concurrency import run_in_threadpool
 
-from dataset_api import migrations
+from dataset_api import errors, migrations
 from dataset_api.db import db
 
 log = logging.getLogger("dataset_api.health")
 
-RETRY_AFTER = "5"  # seconds, as every other 503 of the service says
 
 
 def get_health():
@@ -43,4 +42,4 @@ async def get_readiness():
     if ready:
         return {"status": "ready", "checks": checks}, 200, {"Content-Type": "application/json"}
     return ({"status": "unready", "checks": checks}, 503,
-            {"Content-Type": "application/json", "Retry-After": RETRY_AFTER})
+            {"Content-Type": "application/json", "Retry-After": str(errors.RETRY_AFTER)})

@@ -90,5 +90,8 @@ def test_an_outage_inside_a_json_rpc_batch_is_one_503(api, tree, monkeypatch, ca
     resp = api.client.post("/annotations/_rpc", json=batch, headers={"Authorization": f"Bearer {api.bearer}"})
     assert resp.status_code == 503, resp.text
     assert int(resp.headers["Retry-After"]) >= 1
-    error = resp.json()["error"]
-    assert (error["code"], error["data"]["retry_after"]) == (-32005, int(resp.headers["Retry-After"]))
+    replies = resp.json()  # the whole request failed: each call gets the error under its id
+    assert [reply["id"] for reply in replies] == list(range(calls))
+    for reply in replies:
+        assert (reply["error"]["code"], reply["error"]["data"]["retry_after"]) == (
+            -32005, int(resp.headers["Retry-After"]))

@@ -70,9 +70,10 @@ def test_a_json_rpc_batch_blocked_by_a_lock_is_a_503_and_writes_nothing(tmp_path
             holder.close()
         assert blocked.status_code == 503, blocked.text
         assert blocked.headers["Retry-After"] == "5"
-        assert blocked.json() == {"jsonrpc": "2.0", "id": None, "error": {
-            "code": -32005, "message": "Service unavailable",
-            "data": {"detail": "The database is unavailable; try again shortly.", "retry_after": 5}}}
+        detail = "The database is unavailable; try again shortly."
+        unavailable = {"code": -32005, "message": "Service unavailable",
+                       "data": {"detail": detail, "retry_after": 5}}
+        assert blocked.json() == [{"jsonrpc": "2.0", "id": i, "error": unavailable} for i in (1, 2)]
         listed = api.get(f"/annotations?filter[entry_id]={entry['id']}").json()["data"]
         assert [a["attributes"]["annotation"] for a in listed] == [{"label": "bird"}]  # nothing written
         again = client.post("/annotations/_rpc", json=batch, headers={"Authorization": f"Bearer {token()}"})

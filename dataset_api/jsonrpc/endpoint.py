@@ -1,13 +1,17 @@
 """Glue between the HTTP route and the protocol: transactions, the batch limit, the response."""
 
 import json
+import logging
 
 from connexion import request
 from starlette.concurrency import run_in_threadpool
 
-from dataset_api import metrics
+from dataset_api import errors, metrics
 from dataset_api.db import db, is_outage, is_sqlite
 from dataset_api.jsonrpc import bulk, methods, protocol
+
+log = logging.getLogger("dataset_api")
+UNAVAILABLE = -32005
 
 MEDIA_TYPE = "application/json"
 
@@ -21,10 +25,22 @@ def answer(raw, atomic):
         status, reply = protocol.handle(
             raw, methods.METHODS, translate=methods.translate, transaction=_transaction,
             savepoint=db.atomic, atomic=atomic, batch_limit=limit, bulk=bulk.METHODS,
-            reads=methods.READS, fatal=is_outage, on_batch=metrics.observe_rpc_batch)
+            reads=methods.READS, fatal=_unavailable, on_batch=metrics.observe_rpc_batch)
     if reply is None:
         return None, 204
-    return reply, status, {"Content-Type": MEDIA_TYPE}
+    headers = {"Content-Type": MEDIA_TYPE}
+    if status == 503:
+        headers["Retry-After"] = str(errors.RETRY_AFTER)
+    return reply, status, headers
+
+
+def _unavailable(exc):
+    """The error every call of a request gets when the database went out of reach (or a lock or
+    time bound ran out) during it; None for any other failure."""
+    if not is_outage(exc):
+        return None
+    log.error("database unavailable: %r", exc)
+    return protocol.RpcError(UNAVAILABLE, {"detail": errors.UNAVAILABLE, "retry_after": errors.RETRY_AFTER})
 
 
 def _transaction(read_only):

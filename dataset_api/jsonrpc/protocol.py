@@ -69,7 +69,11 @@ def reply_id(call):
     return call.get("id") if isinstance(call, dict) and _valid_id(call) else None
 
 
-def invoke(call, methods, translate, fatal=lambda exc: False):
+def _never(exc):
+    return None
+
+
+def invoke(call, methods, translate, fatal=_never):
     """Run one checked call; return its result. ``translate`` maps domain errors to RpcError;
     an error ``fatal`` recognises (the database is out of reach) ends the whole request."""
     method = methods.get(call["method"])  # "rpc." names are reserved: never in the table
@@ -81,7 +85,7 @@ def invoke(call, methods, translate, fatal=lambda exc: False):
     except RpcError:
         raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes a reply, never a 500
-        if fatal(exc):
+        if fatal(exc) is not None:
             raise
         raise translate(exc) from exc
 
@@ -115,15 +119,16 @@ def _parameters(method):
 
 
 def handle(raw, methods, *, translate, transaction, savepoint, atomic=False, batch_limit=100,
-           bulk=None, reads=frozenset(), fatal=lambda exc: False, on_batch=None):
+           bulk=None, reads=frozenset(), fatal=_never, on_batch=None):
     """Answer the request body ``raw`` (bytes); return (http_status, reply or None).
 
     ``transaction(read_only)`` and ``savepoint()`` are context managers from the storage layer
     (``read_only``: every call names one of the methods in ``reads``); ``bulk`` maps method names
     to their ``Bulk`` form, used for runs of two or more calls in a batch; ``on_batch(size)`` is
     told the number of calls of each batch, refused ones included (the metrics). An exception
-    ``fatal`` recognises is no call's error but the whole request's: it propagates, and the
-    transaction rolls back (the caller answers it, say as a 503 to retry the request).
+    for which ``fatal(exc)`` returns an RpcError (the database is out of reach) is no call's error
+    but the whole request's: the transaction rolls back, every call that wants a reply gets that
+    error under its own id, and the status is 503 (send the request again).
     """
     run = _Runner(methods, bulk or {}, translate, transaction, savepoint, atomic, reads, fatal)
     try:
@@ -139,14 +144,28 @@ def handle(raw, methods, *, translate, transaction, savepoint, atomic=False, bat
             return 400, RpcError(INVALID_REQUEST).reply(None)
         if len(body) > batch_limit:
             return 400, RpcError(INVALID_REQUEST, {"batch_limit": batch_limit}).reply(None)
-        replies = run(body)
-        return (200, replies) if replies else (204, None)
+        return _answer(run, body, fatal, batch=True)
     try:
         check(body)
     except RpcError as exc:
         return 400, exc.reply(reply_id(body))
-    replies = run([body])
-    return (200, replies[0]) if replies else (204, None)
+    return _answer(run, [body], fatal, batch=False)
+
+
+def _answer(run, calls, fatal, batch):
+    status = 200
+    try:
+        replies = run(calls)
+    except Exception as exc:
+        error = fatal(exc)
+        if error is None:
+            raise
+        status = 503  # the whole request failed, nothing of it was written
+        replies = [error.reply(reply_id(call)) for call in calls if _wants_reply(call)] \
+            or [error.reply(None)]  # notifications alone: still say why
+    if not replies:
+        return 204, None
+    return status, replies if batch else replies[0]
 
 
 class _Runner:
@@ -197,7 +216,7 @@ class _Runner:
             with self.savepoint():
                 todo = [i for i, outcome in enumerate(outcomes) if not isinstance(outcome, Exception)]
                 for i, prepared in zip(todo, bulk.prepare([outcomes[i] for i in todo]), strict=True):
-                    if isinstance(prepared, Exception) and self.fatal(prepared):
+                    if isinstance(prepared, Exception) and self.fatal(prepared) is not None:
                         raise prepared
                     outcomes[i] = prepared
                 if self.atomic:  # the calls after the first failure never run
@@ -205,7 +224,7 @@ class _Runner:
                 ready = [outcome for outcome in outcomes if not isinstance(outcome, Exception)]
                 results = iter(bulk.write(ready) if ready else ())
         except Exception as exc:  # noqa: BLE001 - the one-by-one path reports every failure
-            if self.fatal(exc):
+            if self.fatal(exc) is not None:
                 raise
             return None
         return [self._error(outcome).reply(reply_id(call)) if isinstance(outcome, Exception)
