@@ -156,7 +156,7 @@ def configure(config):
     """Point the one process-wide piece, the database, at ``config``'s (migrating the default
     SQLite file); every other setting is the app's own, in its requests' state."""
     database = bind(config.db_url, lock_timeout_ms=config.pg_lock_timeout_ms,
-                    statement_timeout_ms=config.pg_statement_timeout_ms)
+                    statement_timeout_ms=config.pg_statement_timeout_ms, pool_size=config.pg_pool_size)
     if config.is_default_sqlite:
         migrations.migrate(database)
 

@@ -23,6 +23,7 @@ class Config:
     validate_responses: bool = False
     pg_lock_timeout_ms: int = 5000  # a statement waits this long for a lock, then 503 (0: no bound)
     pg_statement_timeout_ms: int = 30000  # a statement runs this long, then 503 (0: no bound)
+    pg_pool_size: int = 32  # PostgreSQL connections one worker process keeps open at most
     resource_modules: tuple = ()  # modules declaring resources beyond the built-in ones
     spec_path: str = ""  # the document to route and serve; empty: the packaged openapi.yaml
     extra: dict = field(default_factory=dict)
@@ -47,6 +48,7 @@ class Config:
             rpc_batch_limit=_int(env, "DATASET_API_RPC_BATCH_LIMIT", 100),
             pg_lock_timeout_ms=_int(env, "DATASET_API_PG_LOCK_TIMEOUT_MS", 5000),
             pg_statement_timeout_ms=_int(env, "DATASET_API_PG_STATEMENT_TIMEOUT_MS", 30000),
+            pg_pool_size=_int(env, "DATASET_API_PG_POOL_SIZE", 32),
             public_url=env.get("DATASET_API_PUBLIC_URL") or "",
             trusted_proxies=env.get("DATASET_API_TRUSTED_PROXIES") or "",
         )

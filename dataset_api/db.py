@@ -21,10 +21,12 @@ def casefold(text):
     return text.casefold() if isinstance(text, str) else text
 
 
-def make_database(url, lock_timeout_ms=0, statement_timeout_ms=0):
+def make_database(url, lock_timeout_ms=0, statement_timeout_ms=0, pool_size=32):
     """Return an unconnected peewee database for ``sqlite:///path`` or ``postgresql://…``. On
     PostgreSQL every connection bounds how long a statement waits for a lock and how long it runs
-    (0: no bound, for maintenance commands); the app passes its settings (503 past them)."""
+    (0: no bound, for maintenance commands); the app passes its settings (503 past them). The pool
+    keeps at most ``pool_size`` PostgreSQL connections per process (docs/deploying.md: per worker,
+    times workers, times instances, must fit the server's ``max_connections``)."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         # sqlite:///relative/file.db and sqlite:////absolute/file.db, as SQLAlchemy spells them
@@ -46,7 +48,7 @@ def make_database(url, lock_timeout_ms=0, statement_timeout_ms=0):
             user=unquote(parsed.username) if parsed.username else None,
             password=unquote(parsed.password) if parsed.password else None,
             host=parsed.hostname, port=parsed.port or 5432,
-            max_connections=32, stale_timeout=300, timeout=10,
+            max_connections=pool_size, stale_timeout=300, timeout=10,
             options=(f"-c lock_timeout={int(lock_timeout_ms)}"
                      f" -c statement_timeout={int(statement_timeout_ms)}"),
         )
