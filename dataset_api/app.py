@@ -16,6 +16,7 @@ from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from connexion.utils import get_function_from_name
 from connexion.validators import VALIDATOR_MAP
+from playhouse.pool import MaxConnectionsExceeded
 from starlette.exceptions import HTTPException
 
 from dataset_api import errors, metrics, migrations, resources, spec
@@ -153,7 +154,7 @@ def configure(config):
     SQLite file); every other setting is the app's own, in its requests' state."""
     database = bind(config.db_url, lock_timeout_ms=config.pg_lock_timeout_ms,
                     statement_timeout_ms=config.pg_statement_timeout_ms,
-                    busy_timeout_ms=config.sqlite_busy_timeout_ms)
+                    busy_timeout_ms=config.sqlite_busy_timeout_ms, pool_size=config.pg_pool_size)
     if config.is_default_sqlite:
         migrations.migrate(database)
 
@@ -180,6 +181,7 @@ def create_app(config=None):
     app.add_error_handler(HTTPException, http_error_handler(route_table(spec.document(path)["paths"])))
     app.add_error_handler(peewee.OperationalError, database_error)
     app.add_error_handler(peewee.InterfaceError, database_error)
+    app.add_error_handler(MaxConnectionsExceeded, database_error)  # a ValueError: named, not the 500
     app.add_error_handler(Exception, internal_error)
     # outermost of ours: every layer within reads this app's settings from the request's state
     app.add_middleware(RequestState, position=MiddlewarePosition.BEFORE_EXCEPTION, config=config,

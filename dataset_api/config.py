@@ -24,6 +24,7 @@ class Config:
     pg_lock_timeout_ms: int = 5000  # a statement waits this long for a lock, then 503 (0: no bound)
     pg_statement_timeout_ms: int = 30000  # a statement runs this long, then 503 (0: no bound)
     sqlite_busy_timeout_ms: int = 10000  # a write waits this long for SQLite's write lock, then 503
+    pg_pool_size: int = 32  # PostgreSQL connections one worker process keeps open at most
     resource_modules: tuple = ()  # modules declaring resources beyond the built-in ones
     spec_path: str = ""  # the document to route and serve; empty: the packaged openapi.yaml
     metrics_dir: str = ""  # `serve`: the workers' Prometheus files; empty: <data_dir>/metrics
@@ -54,6 +55,7 @@ class Config:
             pg_lock_timeout_ms=_int(env, "DATASET_API_PG_LOCK_TIMEOUT_MS", 5000),
             pg_statement_timeout_ms=_int(env, "DATASET_API_PG_STATEMENT_TIMEOUT_MS", 30000),
             sqlite_busy_timeout_ms=_int(env, "DATASET_API_SQLITE_BUSY_TIMEOUT_MS", 10000),
+            pg_pool_size=_int(env, "DATASET_API_PG_POOL_SIZE", 32),
             public_url=env.get("DATASET_API_PUBLIC_URL") or "",
             trusted_proxies=env.get("DATASET_API_TRUSTED_PROXIES") or "",
             metrics_dir=env.get("DATASET_API_METRICS_DIR") or "",

@@ -5,7 +5,7 @@ import os
 from urllib.parse import unquote, urlparse
 
 from peewee import DatabaseProxy
-from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase, PooledSqliteDatabase
 
 db = DatabaseProxy()
 
@@ -26,11 +26,14 @@ def casefold(text):
     return text.casefold() if isinstance(text, str) else text
 
 
-def make_database(url, lock_timeout_ms=0, statement_timeout_ms=0, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS):
+def make_database(url, lock_timeout_ms=0, statement_timeout_ms=0, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS,
+                  pool_size=32):
     """Return an unconnected peewee database for ``sqlite:///path`` or ``postgresql://…``. On
     PostgreSQL every connection bounds how long a statement waits for a lock and how long it runs
     (0: no bound, for maintenance commands); on SQLite, how long a transaction waits for the write
-    lock. The app passes its settings (503 past them)."""
+    lock. The app passes its settings (503 past them). The pool keeps at most ``pool_size``
+    PostgreSQL connections per process (docs/deploying.md: per worker, times workers, times
+    instances, must fit the server's ``max_connections``)."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         # sqlite:///relative/file.db and sqlite:////absolute/file.db, as SQLAlchemy spells them
@@ -53,7 +56,7 @@ def make_database(url, lock_timeout_ms=0, statement_timeout_ms=0, busy_timeout_m
             user=unquote(parsed.username) if parsed.username else None,
             password=unquote(parsed.password) if parsed.password else None,
             host=parsed.hostname, port=parsed.port or 5432,
-            max_connections=32, stale_timeout=300, timeout=10,
+            max_connections=pool_size, stale_timeout=300, timeout=10,
             options=(f"-c lock_timeout={int(lock_timeout_ms)}"
                      f" -c statement_timeout={int(statement_timeout_ms)}"),
         )
@@ -61,10 +64,11 @@ def make_database(url, lock_timeout_ms=0, statement_timeout_ms=0, busy_timeout_m
 
 
 def is_outage(exc):
-    """True when ``exc`` (a peewee error) means the database is out of reach for now."""
+    """True when ``exc`` (a peewee error) means the database is out of reach for now: the server
+    or its file, a lock or time bound, or every connection of this worker's pool in use."""
     from peewee import InterfaceError, OperationalError
 
-    if isinstance(exc, InterfaceError):
+    if isinstance(exc, InterfaceError | MaxConnectionsExceeded):
         return True
     return isinstance(exc, OperationalError) and any(m in str(exc).lower() for m in OUTAGE_MARKERS)
 

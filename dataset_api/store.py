@@ -4,7 +4,7 @@ change and remove one record inside a transaction, with the resource's rules app
 from peewee import AutoField, ForeignKeyField, IntegrityError, JSONField, chunked
 
 from dataset_api.auth import permissions
-from dataset_api.db import db, is_sqlite
+from dataset_api.db import db, is_postgresql, is_sqlite
 from dataset_api.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from dataset_api.jsonapi import build
 from dataset_api.jsonapi.values import unstorable
@@ -34,11 +34,18 @@ def _key(resource, resource_id):
     return None if unstorable(text) else text
 
 
-def get_or_404(resource, resource_id):
-    """Return the row with ``resource_id``; raise ``NotFound`` (also for what the caller can't see)."""
+def get_or_404(resource, resource_id, *, lock=False):
+    """Return the row with ``resource_id``; raise ``NotFound`` (also for what the caller can't see).
+
+    ``lock``: on PostgreSQL, hold the row (``FOR UPDATE``) until the transaction ends, so what is
+    checked on it stays true until the write; a row changed meanwhile is read as committed (and
+    re-checked against the read scope). SQLite's write transactions hold the whole database."""
     model = build.model_of(resource)
     key = _key(resource, resource_id)
-    row = scope(resource, model.select()).where(model.id == key).first() if key is not None else None
+    select = scope(resource, model.select()).where(model.id == key)
+    if lock and is_postgresql():
+        select = select.for_update(of=model)
+    row = select.first() if key is not None else None
     if row is None:
         raise NotFound(f"No {resource.type} with id {resource_id!r}.")
     return row
@@ -90,10 +97,12 @@ def change(resource, resource_id, values, user, precondition=None):
 
 
 def remove(resource, resource_id, user, precondition=None):
-    """Delete a record and everything under it."""
+    """Delete a record and everything under it. The row is read locked: its ``before_delete`` rule
+    (an entry in progress cannot go) and ``after_delete`` (the counters it leaves) must see the row
+    the DELETE removes, not one a concurrent claim changed in between."""
     model = build.model_of(resource)
     with db.atomic():
-        row = get_or_404(resource, resource_id)
+        row = get_or_404(resource, resource_id, lock=True)
         permit(resource, "delete", user, row)
         expected = precondition(row) if precondition else None
         _hook(resource.before_delete, resource, row)

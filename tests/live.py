@@ -5,19 +5,25 @@ stop and restart it."""
 
 import glob
 import os
+import re
 import secrets
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
 import pytest
+
+from dataset_api.auth import tokens
 
 PG_URL = os.environ.get("DATASET_API_TEST_DATABASE_URL", "")
 SECRET = "live-" + secrets.token_hex(24)
@@ -272,3 +278,65 @@ def private_postgres():
         yield cluster.start()
     finally:
         cluster.stop()
+
+
+# --- clients that race one another ----------------------------------------------------------------
+
+MEDIA = "application/vnd.api+json"
+RACE_DEADLINE = 50  # seconds for one race, so a hung server fails the test instead of the run
+
+
+class Client:
+    """One account with its own token and keep-alive connection."""
+
+    def __init__(self, server, account_id, role="user"):
+        self.account_id = account_id
+        token = tokens.issue(SECRET, account_id=account_id, email=f"u{account_id}@example.com", role=role)
+        self.http = httpx.Client(base_url=server.url, timeout=30, headers={
+            "Authorization": f"Bearer {token}", "Accept": MEDIA, "Content-Type": MEDIA})
+
+    def request(self, method, path, body=None):
+        return self.http.request(method, path, json=body)
+
+    def create(self, res, **attributes):
+        """POST a ``res`` resource and return its resource object."""
+        resp = self.request("POST", f"/{res}", {"data": {"type": f"dataset:{res}", "attributes": attributes}})
+        assert resp.status_code == 201, f"POST /{res} -> {resp.status_code}: {resp.text[:500]}"
+        return resp.json()["data"]
+
+    def attributes(self, path):
+        resp = self.request("GET", path)
+        assert resp.status_code == 200, f"GET {path} -> {resp.status_code}: {resp.text[:500]}"
+        return resp.json()["data"]["attributes"]
+
+    def close(self):
+        self.http.close()
+
+
+def describe(client, method, path, resp):
+    return f"account {client.account_id}: {method} {path} -> {resp.status_code} {resp.text[:300]}"
+
+
+def summarize(problems, limit=10):
+    """The most frequent problems, ids and accounts blanked out, with their counts."""
+    kinds = Counter(re.sub(r"^account \d+: |[0-9a-f]{8}-[0-9a-f-]{27}", "", p) for p in problems)
+    return "\n".join(f"{n} x {kind}" for kind, n in kinds.most_common(limit))
+
+
+def race(clients, work):
+    """Run ``work(client)`` in one thread per client, all released at once; return the results.
+
+    Each client opens its connection just before the barrier, so the race starts on warm connections;
+    opened earlier, a connection may sit idle past the server's keep-alive (gunicorn's ``keepalive``,
+    2 s) and the server may close it at the instant the first request goes out (a reset, not a fault).
+    """
+    barrier = threading.Barrier(len(clients), timeout=RACE_DEADLINE)
+
+    def run(client):
+        assert client.request("GET", "/healthz").status_code == 200
+        barrier.wait()
+        return work(client)
+
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        futures = [pool.submit(run, client) for client in clients]
+        return [future.result(timeout=RACE_DEADLINE) for future in futures]

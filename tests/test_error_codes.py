@@ -95,3 +95,35 @@ def test_an_outage_inside_a_json_rpc_batch_is_one_503(api, tree, monkeypatch, ca
     for reply in replies:
         assert (reply["error"]["code"], reply["error"]["data"]["retry_after"]) == (
             -32005, int(resp.headers["Retry-After"]))
+
+
+def test_a_worker_out_of_pooled_connections_answers_503(api, monkeypatch):
+    """Every connection of the worker's pool in use past the pool's wait: a 503 to retry, not a 500."""
+    import threading
+
+    from dataset_api.db import db
+
+    monkeypatch.setattr(db.obj, "_max_connections", 1)
+    monkeypatch.setattr(db.obj, "_wait_timeout", 0.2)
+    held, release = threading.Event(), threading.Event()
+
+    def hold():  # another thread keeps the one connection (peewee's connection state is per thread)
+        with db.connection_context():
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        resp = api.get("/projects")
+        rpc = api.client.post("/annotations/_rpc", json={"jsonrpc": "2.0", "id": 1, "method": "show",
+                                                         "params": {"id": "0" * 36}},
+                              headers={"Authorization": f"Bearer {api.bearer}"})
+    finally:
+        release.set()
+        holder.join()
+    assert error(resp, 503)["code"] == "unavailable"
+    assert resp.headers["Retry-After"] == "5"
+    assert rpc.status_code == 503 and rpc.json()["error"]["code"] == -32005, rpc.text
+    assert api.get("/projects").status_code == 200  # once a connection is back

@@ -9,6 +9,7 @@ with ``playhouse.migrate`` operations or Peewee index declarations.
 
 import inspect
 import logging
+import time
 from contextlib import nullcontext
 
 from peewee import CharField, DateTimeField, IntegerField, Model
@@ -25,6 +26,7 @@ MIGRATIONS = [
 
 
 LOCK_KEY = 727274  # PostgreSQL advisory lock: one process migrates at a time
+LOCK_POLL_SECONDS = 0.2
 
 
 class SchemaMigration(Model):
@@ -53,6 +55,15 @@ def pending(database):
     return [(version, name) for version, name, _up in MIGRATIONS if version not in done]
 
 
+def _take_turn(database):
+    """Take the migration lock (a session advisory lock), trying again until it is free. Not
+    ``pg_advisory_lock``, which waits inside a statement: ``CREATE INDEX CONCURRENTLY`` in the
+    holder's migration waits for every statement running before it to end, so the holder would
+    wait for its waiters, a deadlock."""
+    while not database.execute_sql("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
+        time.sleep(LOCK_POLL_SECONDS)
+
+
 def migrate(database):
     """Apply every pending migration, each in a transaction of its own with its record; return the
     versions applied. Processes migrating one database at once take turns: on PostgreSQL a session
@@ -64,7 +75,7 @@ def migrate(database):
     applied_now = []
     with database.bind_ctx([SchemaMigration]), database.connection_context():
         if postgres:
-            database.execute_sql("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+            _take_turn(database)
         try:
             with database.atomic():
                 database.create_tables([SchemaMigration], safe=True)
