@@ -136,13 +136,19 @@ def _conflict_detail(resource, exc):
                 "The change conflicts with an existing record.")
 
 
-def readable_by_id(resource, ids):
-    """Return {id: row} for the rows among ``ids`` that the caller may read, in one SELECT."""
+def readable_by_id(resource, ids, *, share=False):
+    """Return {id: row} for the rows among ``ids`` that the caller may read, in one SELECT.
+
+    ``share``: on PostgreSQL, hold them (``FOR SHARE``) until the transaction ends, so a change to
+    one waits for this transaction and what is checked on them stays true until the write."""
     model = build.model_of(resource)
     keys = sorted({key for key in (_key(resource, i) for i in ids) if key is not None})
     if not keys:
         return {}
-    return {str(row.id): row for row in scope(resource, model.select()).where(model.id.in_(keys))}
+    select = scope(resource, model.select()).where(model.id.in_(keys))
+    if share and is_postgresql():
+        select = select.for_update("FOR SHARE", of=model)
+    return {str(row.id): row for row in select}
 
 
 def entry_permit(resource, action, user):

@@ -1,7 +1,11 @@
-"""Bounded waits on PostgreSQL (issue #10): a statement waits for a lock at most
+"""PostgreSQL's locks (issue #10): a statement waits for a lock at most
 ``DATASET_API_PG_LOCK_TIMEOUT_MS`` and runs at most ``DATASET_API_PG_STATEMENT_TIMEOUT_MS``; past
-that the client gets a 503 with ``Retry-After`` and nothing is written. SQLite has its own bound
-(the busy timeout, tested in test_errors)."""
+that the client gets a 503 with ``Retry-After`` (JSON-RPC: -32005 for every call) and nothing is
+written. And where a rule reads another row than the one written (an annotation's entry), that row
+is locked to the commit, so a concurrent change to it is waited for, never missed. SQLite has its
+own bound (the busy timeout, test_sqlite_readers) and writes one at a time."""
+
+import threading
 
 import psycopg2
 import pytest
@@ -78,3 +82,49 @@ def test_a_json_rpc_batch_blocked_by_a_lock_is_a_503_and_writes_nothing(tmp_path
         assert [a["attributes"]["annotation"] for a in listed] == [{"label": "bird"}]  # nothing written
         again = client.post("/annotations/_rpc", json=batch, headers={"Authorization": f"Bearer {token()}"})
         assert [reply.get("error") for reply in again.json()] == [None, None]  # once the row is free
+
+
+@pytest.mark.parametrize("how", ["patch", "rpc"])
+def test_an_annotation_write_racing_the_completion_of_its_entry_sees_it(tmp_path, how):
+    """A submit that completes the entry is in flight (its transaction holds the entry's row): an
+    annotation write waits for it, then sees the entry completed (409 / -32009), instead of
+    changing a completed entry's annotations on a status read a moment too early."""
+    with app_client(tmp_path) as client:
+        api = Api(client, token())
+        entry = factories.entry(api, factories.dataset(api, factories.project(api)))
+        annotation = factories.annotation(api, entry)
+        completing = psycopg2.connect(PG_URL)
+        answer = {}
+
+        def write():
+            if how == "patch":
+                body = {"data": {"type": "dataset:annotations", "id": annotation["id"],
+                                 "attributes": {"annotation": {"label": "late"}}}}
+                answer["resp"] = api.patch(f"/annotations/{annotation['id']}", body)
+            else:
+                params = {"entry_id": entry["id"], "dimensions": {}, "annotation": {"label": "late"}}
+                calls = [{"jsonrpc": "2.0", "id": i, "method": "create", "params": params} for i in (1, 2)]
+                answer["resp"] = client.post("/annotations/_rpc", json=calls,
+                                             headers={"Authorization": f"Bearer {token()}"})
+
+        try:
+            with completing.cursor() as cursor:
+                cursor.execute("UPDATE entry SET status = 'completed', wf_step = 'done' WHERE id = %s",
+                               (entry["id"],))
+            writer = threading.Thread(target=write)
+            writer.start()
+            writer.join(1.5)
+            assert writer.is_alive(), f"the write did not wait for the completion: {answer}"
+            completing.commit()
+            writer.join(30)
+        finally:
+            completing.rollback()
+            completing.close()
+        resp = answer["resp"]
+        if how == "patch":
+            assert resp.status_code == 409, resp.text
+            assert resp.json()["errors"][0]["code"] == "entry_completed"
+        else:
+            assert [reply["error"]["code"] for reply in resp.json()] == [-32009, -32009], resp.text
+        listed = api.get(f"/annotations?filter[entry_id]={entry['id']}").json()["data"]
+        assert [a["attributes"]["annotation"] for a in listed] == [{"label": "bird"}]

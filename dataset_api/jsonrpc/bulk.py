@@ -15,7 +15,7 @@ def prepare_creates(calls):
     """Return, per create call's params, the values to insert or the exception the call meets."""
     checked = [_attempt(methods.creation, **params) for params in calls]
     entries = store.readable_by_id(ENTRIES, {str(c[0]["entry_id"]) for c in checked
-                                             if not isinstance(c, Exception)})
+                                             if not isinstance(c, Exception)}, share=True)
     user = current_user()
     permit = store.entry_permit(ANNOTATIONS, "create", user)
     return [c if isinstance(c, Exception) else _attempt(_ruled, *c, entries, user, permit)
@@ -24,7 +24,7 @@ def prepare_creates(calls):
 
 def _ruled(values, client_id, entries, user, permit):
     entry = entries.get(str(values["entry_id"]))
-    annotations.create_on(entry, values, user)
+    annotations.create_on(entry, values, user, locked=True)
     permit(values, entry)
     if client_id is not None:  # a taken id fails the INSERT: the calls then run one by one
         values["id"] = client_id

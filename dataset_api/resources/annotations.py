@@ -4,28 +4,38 @@ longer change; its assignee (or an owner) writes them."""
 
 from dataset_api import crud, rules
 from dataset_api.auth import permissions
+from dataset_api.db import is_postgresql
 from dataset_api.errors import Conflict
 from dataset_api.models import Annotation, Entry
 from dataset_api.registry import Attr, Include, Parent, Resource, common, register
 from dataset_api.resources.entries import ENTRIES
 
 
-def _entry_open(entry):
-    """409 when ``entry`` (a row, or an id to read) is completed."""
-    if not isinstance(entry, Entry):
-        entry = Entry.get_or_none(Entry.id == entry)
+def _entry_open(entry, locked=False):
+    """409 when ``entry`` (a row, or an id to read) is completed. Unless the caller read the row
+    under a share lock already (``locked``, ``store.readable_by_id(share=True)``), PostgreSQL reads
+    it again under one held to the commit, so a submit that completes the entry meanwhile waits for
+    this write, or this write sees it completed (under READ COMMITTED a plain read could pass an
+    entry whose completion commits a moment later). SQLite writes one at a time."""
+    entry_id = entry.id if isinstance(entry, Entry) else entry
+    if is_postgresql() and not locked:
+        entry = Entry.select(Entry.id, Entry.status).where(Entry.id == entry_id) \
+            .for_update("FOR SHARE").get_or_none()
+    elif not isinstance(entry, Entry):
+        entry = Entry.get_or_none(Entry.id == entry_id)
     if entry is not None and entry.status == "completed":
         raise Conflict("The entry is completed: its annotations can no longer change.",
                        pointer="/data/attributes/entry_id", code="entry_completed")
 
 
-def create_on(entry, values, user):
+def create_on(entry, values, user, locked=False):
     """The create rule for an entry already read (None: missing or hidden from ``user``); a batch
-    of JSON-RPC creates reads its entries at once and calls this per call."""
+    of JSON-RPC creates reads its entries at once (and locks them: ``locked``) and calls this per
+    call."""
     if entry is None:
         raise rules.missing(ANNOTATIONS, values, "entry")
     rules.derive(ANNOTATIONS, values, "entry", entry)
-    _entry_open(entry)
+    _entry_open(entry, locked)
     rules.stamp_author(values, user)
     values.setdefault("metadata", {})
 
