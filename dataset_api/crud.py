@@ -43,7 +43,8 @@ def index(resource):
     rows, has_more, count = store.page(resource, q)
     included, to_many = build.includes(resource, rows, q.include, store.scope)
     return document.collection(resource, rows, q, params=pairs, has_more=has_more, count=count,
-                               included=included, to_many=to_many), 200
+                               included=included, to_many=to_many,
+                               next_cursor=query.next_cursor(resource, q, rows, has_more)), 200
 
 
 def show(resource, resource_id):

@@ -8,6 +8,8 @@ import operator
 from peewee import NodeList, fn
 
 from dataset_api.db import casefold, is_sqlite
+from dataset_api.errors import InvalidQuery
+from dataset_api.jsonapi.query import CURSOR, order
 from dataset_api.registry import RESOURCES
 
 TEXT_MATCH = {"match": "contains", "prefix": "startswith", "suffix": "endswith"}
@@ -55,17 +57,59 @@ def filtered(model, select, filters):
 
 
 def ordered(model, select, sort):
-    """Order by the requested terms, then by id so pages never overlap or skip."""
-    terms = [column(model, n).desc() if desc else column(model, n).asc() for n, desc in sort]
-    if not any(name == "id" for name, _ in sort):
-        terms.append(model.id.asc())
+    """Order by the requested terms, then by id so pages never overlap or skip. NULL is the
+    greatest value, on every database: last ascending, first descending (PostgreSQL's default;
+    SQLite is told so, since its own default is the opposite)."""
+    terms = []
+    for name, desc in order(sort):
+        col = column(model, name)
+        nulls = ("FIRST" if desc else "LAST") if col.null else None
+        terms.append(col.desc(nulls=nulls) if desc else col.asc(nulls=nulls))
     return select.order_by(*terms)
 
 
+def after(model, select, query):
+    """Narrow ``select`` to the rows after the cursor's position in the order of ``query.sort``
+    (keyset paging: the WHERE uses the sort key, so any page costs what the first does)."""
+    if query.after is None:
+        return select
+    terms = order(query.sort)
+    keys = query.after
+    if isinstance(keys, dict):  # a row reference: that row's values now
+        cols = [column(model, name) for name, _ in terms]
+        keys = model.select(*cols).where(model.id == keys["row"]).tuples().first()
+        if keys is None:
+            raise InvalidQuery("Invalid page[cursor]: the row it continues after was deleted; "
+                               "start again without it.", parameter=CURSOR)
+    condition = None
+    for (name, desc), key in reversed(list(zip(terms, keys, strict=True))):
+        col = column(model, name)
+        same = col.is_null() if key is None else col == key
+        tail = same & condition if condition is not None else None
+        beyond = _beyond(col, desc, key)
+        condition = tail if beyond is None else beyond if tail is None else beyond | tail
+    (name, desc), key = terms[0], keys[0]
+    if key is not None and not column(model, name).null:  # a range on the leading key, for the planner
+        condition = (column(model, name) <= key if desc else column(model, name) >= key) & condition
+    return select.where(condition)
+
+
+def _beyond(col, desc, key):
+    """Rows whose ``col`` comes after ``key`` (NULL being the greatest value), or None if none can."""
+    if key is None:
+        return col.is_null(False) if desc else None
+    if desc:
+        return col < key
+    return (col > key) | col.is_null() if col.null else col > key
+
+
 def page(model, select, query):
-    """Return (rows, has_more): one row more than the page size tells whether a next page exists."""
-    offset = (query.page_number - 1) * query.page_size
-    rows = list(select.limit(query.page_size + 1).offset(offset))
+    """Return (rows, has_more): one row more than the page size tells whether a next page exists.
+    A cursor's page starts where ``after`` put it; a numbered page is skipped to (OFFSET)."""
+    select = select.limit(query.page_size + 1)
+    if query.cursor is None:
+        select = select.offset((query.page_number - 1) * query.page_size)
+    rows = list(select)
     return rows[: query.page_size], len(rows) > query.page_size
 
 

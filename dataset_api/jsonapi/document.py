@@ -62,22 +62,35 @@ def single(resource, row, query=None, included=None, to_many=None):
 
 
 def collection(resource, rows, query, *, params, has_more, count=None, included=None,
-               to_many=None):
-    """Return the document for one page of ``resource``; ``params`` are the request's pairs."""
+               to_many=None, next_cursor=None):
+    """Return the document for one page of ``resource``; ``params`` are the request's pairs,
+    ``next_cursor`` the next page's when ``query`` pages by cursor."""
     doc = {"data": [resource_object(resource, r, query.fields, to_many) for r in rows]}
     if query.include:
         doc["included"] = _included(included or {}, query.fields, to_many)
-    meta = {"page": {"number": query.page_number, "size": query.page_size}}
+    if query.cursor is not None:
+        meta = {"page": {"size": query.page_size, "next_cursor": next_cursor}}
+    else:
+        meta = {"page": {"number": query.page_number, "size": query.page_size}}
     if count is not None:
         meta["count"] = count
-        meta["page"]["total"] = max(1, -(-count // query.page_size))
+        if query.cursor is None:
+            meta["page"]["total"] = max(1, -(-count // query.page_size))
     doc["meta"] = meta
-    doc["links"] = _links(resource, query, params, has_more, count)
+    if query.cursor is not None:
+        doc["links"] = _cursor_links(resource, query, params, next_cursor)
+    else:
+        doc["links"] = _links(resource, query, params, has_more, count)
     return doc
 
 
+def _base(params):
+    """The request's pairs without its paging."""
+    return [(k, v) for k, v in params if k not in ("page[number]", "page[size]", "page[cursor]")]
+
+
 def _links(resource, query, params, has_more, count):
-    base = [(k, v) for k, v in params if k not in ("page[number]", "page[size]")]
+    base = _base(params)
 
     def url(number):
         pairs = [*base, ("page[number]", str(number)), ("page[size]", str(query.page_size))]
@@ -90,3 +103,15 @@ def _links(resource, query, params, has_more, count):
     if count is not None:
         links["last"] = url(max(1, -(-count // query.page_size)))
     return links
+
+
+def _cursor_links(resource, query, params, next_cursor):
+    """Cursor paging goes forward only: this page, the first (an empty cursor) and the next."""
+    base = _base(params)
+
+    def url(cursor):
+        pairs = [*base, ("page[cursor]", cursor), ("page[size]", str(query.page_size))]
+        return f"/{resource.name}?{urlencode(pairs)}"
+
+    return {"self": url(query.cursor), "first": url(""),
+            "next": url(next_cursor) if next_cursor is not None else None}

@@ -7,7 +7,7 @@ rejected with a 400 naming the parameter, never silently ignored.
 from dataclasses import dataclass, field
 
 from dataset_api.errors import InvalidQuery
-from dataset_api.jsonapi import values
+from dataset_api.jsonapi import cursor, values
 from dataset_api.registry import BY_TYPE, RESOURCES, filter_keys
 
 MAX_PAGE_SIZE = 1000
@@ -32,6 +32,9 @@ class Query:
     sort: list = field(default_factory=list)  # [(name, descending)]
     page_number: int = 1
     page_size: int = MAX_PAGE_SIZE
+    numbered: bool = False  # page[number] was given
+    cursor: str | None = None  # page[cursor] as given ("" = the first page): keyset paging
+    after: list | dict | None = None  # where the cursor's page starts (``cursor.decode``)
     count: bool = False
     include: list = field(default_factory=list)  # dotted paths
     fields: dict = field(default_factory=dict)  # type -> set of attribute/relationship names
@@ -56,7 +59,7 @@ def parse(resource, pairs, *, collection=True):
         else:
             raise _unknown(key)
     query.include = list(dict.fromkeys(query.include))
-    return query
+    return _positioned(resource, query)
 
 
 def index(resource, *, filters=(), sort=None, page=(), count=None):
@@ -71,7 +74,26 @@ def index(resource, *, filters=(), sort=None, page=(), count=None):
         _page(query, member, text)
     if count is not None:
         query.count = _count(count)
-    return query
+    return _positioned(resource, query)
+
+
+def next_cursor(resource, query, rows, has_more):
+    """The ``page[cursor]`` of the page after ``rows``; None on the last page, or when ``query``
+    pages by number."""
+    if query.cursor is None or not has_more:
+        return None
+    return cursor.encode(resource, query, order(query.sort), rows[-1])
+
+
+def order(sort):
+    """The terms an index orders by: ``sort`` up to ``id``, then ``id`` ascending unless it was
+    named, so that the order is total and pages never overlap or skip."""
+    terms = []
+    for name, descending in sort:
+        terms.append((name, descending))
+        if name == "id":
+            return terms
+    return [*terms, ("id", False)]
 
 
 def _bracketed(key, family):
@@ -124,15 +146,35 @@ def _count(text):
 
 
 PAGE = {"number": ("page_number", 2**31), "size": ("page_size", MAX_PAGE_SIZE)}  # (field, largest)
+CURSOR = "page[cursor]"
 
 
 def _page(query, member, text):
-    """Set ``page[member]=text``: a page number or size, from 1 up to its bound."""
+    """Set ``page[member]=text``: a page number or size, from 1 up to its bound, or a cursor
+    (read once the sort and filters are known: ``_positioned``); not a cursor and a number."""
     key = f"page[{member}]"
-    if member not in PAGE:
+    if member == "cursor":
+        query.cursor = text
+    elif member in PAGE:
+        field_name, high = PAGE[member]
+        setattr(query, field_name, _bounded(text, key, 1, high))
+        query.numbered = query.numbered or member == "number"
+    else:
         raise _unknown(key)
-    field_name, high = PAGE[member]
-    setattr(query, field_name, _bounded(text, key, 1, high))
+    if query.numbered and query.cursor is not None:
+        raise InvalidQuery("page[cursor] and page[number] cannot be combined.", parameter=CURSOR)
+
+
+def _positioned(resource, query):
+    """``query`` with the position its cursor names (``cursor.decode``); 400 naming page[cursor]
+    for a cursor this resource, sort and filters did not make."""
+    if query.cursor:
+        try:
+            query.after = cursor.decode(resource, query, order(query.sort), query.cursor)
+        except ValueError as exc:
+            raise InvalidQuery(f"Invalid page[cursor]: {exc}; start again without it.",
+                               parameter=CURSOR) from None
+    return query
 
 
 def _listed(text, parameter, most, what):

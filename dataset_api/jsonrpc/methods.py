@@ -123,7 +123,11 @@ def index(filter=None, sort=None, page=None, count=False):  # noqa: A002 - the A
     q = query.index(ANNOTATIONS, filters=_texts(filter, "filter"), sort=_text_unless(sort, (None,)),
                     page=_texts(page, "page"), count=_text_unless(count, (None, False)))
     rows, has_more, total = store.page(ANNOTATIONS, q)
-    meta = {"page": {"number": q.page_number, "size": q.page_size, "has_more": has_more}}
+    if q.cursor is None:
+        meta = {"page": {"number": q.page_number, "size": q.page_size, "has_more": has_more}}
+    else:  # paged by cursor: the next page's is page.cursor of the next call
+        meta = {"page": {"size": q.page_size, "has_more": has_more,
+                         "next_cursor": query.next_cursor(ANNOTATIONS, q, rows, has_more)}}
     if total is not None:
         meta["count"] = total
     return {"data": [flat(r) for r in rows], "meta": meta}

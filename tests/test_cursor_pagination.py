@@ -1,0 +1,294 @@
+"""Cursor paging (``page[cursor]``) over HTTP and JSON-RPC, on the test database: whole walks by
+``links.next`` under every sort of entries (and some of the other resources) while rows come and
+go, NULL placement, the 400s, the cost of a deep page, and page numbers left as they were."""
+
+import base64
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import pytest
+
+from dataset_api.db import db
+from dataset_api.models import Entry, Project
+from dataset_api.resources.entries import ENTRIES
+from tests import factories
+from tests.factories import expect, id_of
+from tests.test_jsonrpc import call, post
+from tests.test_jsonrpc import ok as rpc_ok
+from tests.test_query_counts import statements  # noqa: F401 - the fixture that lists a request's SQL
+
+CURSOR = "page[cursor]"
+
+
+def get(api, path, pairs):
+    resp = api.get(f"{path}?{urlencode(pairs)}")
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def query_of(link):
+    return dict(parse_qsl(urlsplit(link).query, keep_blank_values=True))
+
+
+def walk(api, path, pairs=(), size=2, between=None):
+    """Follow ``links.next`` from the first cursor page; return the ids in the order met.
+    ``between(page_index)`` runs after each page but the last (inserts, deletes)."""
+    doc = get(api, path, [*pairs, (CURSOR, ""), ("page[size]", str(size))])
+    ids, pages = [], 0
+    while True:
+        links, meta = doc["links"], doc["meta"]
+        assert "page[number]" not in links["self"] + links["first"] and "prev" not in links
+        assert query_of(links["first"])[CURSOR] == "" and "number" not in meta["page"]
+        assert len(doc["data"]) <= size
+        ids += [obj["id"] for obj in doc["data"]]
+        pages += 1
+        assert pages < 50, "the walk does not end"
+        if links["next"] is None:
+            assert meta["page"]["next_cursor"] is None
+            return ids
+        next_query = query_of(links["next"])
+        assert next_query[CURSOR] == meta["page"]["next_cursor"] and len(next_query[CURSOR]) <= 256
+        if between is not None:
+            between(pages)
+        doc = get(api, path, list(next_query.items()))
+
+
+def ordered_ids(api, path, pairs=()):
+    """The ids of one page-number page holding everything: the order cursor pages must follow."""
+    return [obj["id"] for obj in get(api, path, [*pairs, ("page[size]", "1000")])["data"]]
+
+
+def bad(api, path, pairs, parameter=CURSOR):
+    resp = api.get(f"{path}?{urlencode(pairs)}")
+    assert resp.status_code == 400, resp.text
+    error = resp.json()["errors"][0]
+    assert error["source"] == {"parameter": parameter} and error["code"] == "bad_request", error
+    return error
+
+
+@pytest.fixture
+def photos(api):
+    """A dataset of seven entries with repeated priorities, some job ids, assignees and error
+    messages NULL, and two entries created at the same instant (ties broken by id)."""
+    birds = factories.project(api)
+    dataset = factories.dataset(api, birds)
+    specs = [(3, "job-b", 7), (1, None, None), (3, None, 5), (0, "job-a", None), (1, "job-a", 7),
+             (2, None, None), (3, "job-c", 5)]
+    records = []
+    for i, (priority, job, assignee) in enumerate(specs):
+        record = factories.entry(api, dataset, f"img-{i}.png", priority=priority,
+                                 **({"job_id": job} if job else {}))
+        if assignee is not None:
+            factories.stored(Entry, record, assigned_to_id=assignee, error_message=f"m{i % 2}")
+        records.append(record)
+    same = Entry.select(Entry.created_at).where(Entry.id == id_of(records[0]))
+    with db.connection_context():
+        factories.stored(Entry, records[1], created_at=same.scalar(), updated_at=same.scalar())
+    return dataset
+
+
+def churn(api, dataset, ids_now):
+    """``between`` for a walk: per page, a new entry and the deletion of one still to come (or met)."""
+    made = []
+
+    def between(page):
+        made.append(id_of(factories.entry(api, dataset, f"new-{page}-{len(made)}.png",
+                                           priority=page % 4)))
+        victim = ids_now()[page % len(ids_now())]
+        expect(api.delete(f"/entries/{victim}"), 204)
+    return between, made
+
+
+@pytest.mark.parametrize("name", ENTRIES.sort_names)
+def test_every_entries_sort_walks_like_its_page_number_order(api, photos, name):
+    for sort in (name, f"-{name}", f"{name},-priority,id,created_at"):
+        pairs = [("sort", sort), ("filter[dataset_id]", photos["id"])]
+        expected = ordered_ids(api, "/entries", pairs)
+        assert walk(api, "/entries", pairs, size=2) == expected
+        assert walk(api, "/entries", pairs, size=3) == expected
+
+
+@pytest.mark.parametrize("sort", ["priority", "-priority", "job_id", "-job_id", "-assigned_to_id,resource",
+                                  "created_at", "-updated_at", "error_message,-id", "-resource"])
+def test_walk_while_entries_come_and_go(api, photos, sort):
+    pairs = [("sort", sort), ("filter[dataset_id]", photos["id"])]
+    before = set(ordered_ids(api, "/entries", pairs))
+    between, made = churn(api, photos, lambda: ordered_ids(api, "/entries", pairs))
+    met = walk(api, "/entries", pairs, size=2, between=between)
+    after = set(ordered_ids(api, "/entries", pairs))
+    assert made and before - after, "nothing came or went"
+    assert len(met) == len(set(met)), "an entry came twice"
+    assert before & after <= set(met), "an entry that stayed throughout was skipped"
+    assert set(met) <= before | set(made)
+
+
+def test_null_sorts_last_ascending_and_first_descending(api, photos):
+    for name in ("job_id", "assigned_to_id", "error_message"):
+        for sort in (name, f"-{name}"):
+            pairs = [("sort", sort), ("filter[dataset_id]", photos["id"])]
+            values = [obj["attributes"][name] for obj in get(api, "/entries", pairs)["data"]]
+            present = [v for v in values if v is not None]
+            nulls = [None] * (len(values) - len(present))
+            if sort.startswith("-"):
+                assert values == nulls + sorted(present, reverse=True)
+            else:
+                assert values == sorted(present) + nulls
+            assert walk(api, "/entries", pairs, size=1) == ordered_ids(api, "/entries", pairs)
+
+
+@pytest.mark.parametrize("path, sort", [
+    ("/projects", "-name"), ("/projects", "description"), ("/project_members", "-disabled_at"),
+    ("/project_members", "role,email"), ("/datasets", "-progress"), ("/datasets", "modality,-created_at"),
+    ("/annotations", "-created_at"), ("/annotations", "entry_id"), ("/note_feeds", "-status,content_md"),
+    ("/note_comments", "-content_md"), ("/note_comments", "note_feed_id,-updated_at"),
+])
+def test_other_resources_walk_by_cursor(api, path, sort):
+    world = factories.tree(api)
+    factories.project(api, "Fish", description="wet")
+    factories.project(api, "Ants")
+    member = factories.member(api, world["project"], 21)
+    factories.member(api, world["project"], 22, role="reviewer")
+    factories.member(api, world["project"], 23, role="reviewer")
+    factories.disable(api, member)
+    factories.dataset(api, world["project"], "Sounds", modality="audio")
+    factories.dataset(api, world["project"], "Texts", modality="text")
+    for i, entry in enumerate(world["entries"]):
+        factories.annotation(api, entry, label=f"l{i}")
+        feed = factories.note_feed(api, entry, content_md=f"feed {3 - i}")
+        factories.note_comment(api, feed, content_md=f"c{i}")
+        factories.note_comment(api, feed, content_md=f"d{i}")
+    expected = ordered_ids(api, path, [("sort", sort)])
+    assert len(expected) >= 3
+    assert walk(api, path, [("sort", sort)], size=1) == expected
+    assert walk(api, path, [("sort", sort)], size=2) == expected
+
+
+def test_filters_count_fields_and_includes_carry_through(api, photos):
+    pairs = [("filter[priority__gte]", "1"), ("filter[dataset_id]", photos["id"]), ("sort", "-priority"),
+             ("count", "true"), ("fields[dataset:entries]", "priority"), ("included", "dataset")]
+    expected = ordered_ids(api, "/entries", pairs)
+    doc = get(api, "/entries", [*pairs, (CURSOR, ""), ("page[size]", "2")])
+    assert doc["meta"]["count"] == len(expected) == 6 and "total" not in doc["meta"]["page"]
+    assert set(doc["data"][0]["attributes"]) == {"priority"} and doc["included"]
+    following = query_of(doc["links"]["next"])
+    assert {k: following[k] for k, _ in pairs} == dict(pairs) and following["page[size]"] == "2"
+    assert walk(api, "/entries", pairs, size=4) == expected
+    # the page size may change between pages: the cursor names a position, not a page
+    following["page[size]"] = "10"
+    assert [o["id"] for o in get(api, "/entries", list(following.items()))["data"]] == expected[2:]
+
+
+def test_a_deep_page_costs_what_the_first_does(api, photos, statements):  # noqa: F811
+    pairs = [("sort", "-priority,created_at"), ("filter[dataset_id]", photos["id"])]
+    first = urlencode([*pairs, (CURSOR, ""), ("page[size]", "2")])
+    resp, first_sql = statements(api, "GET", f"/entries?{first}")
+    following = urlsplit(resp.json()["links"]["next"]).query
+    _, later_sql = statements(api, "GET", f"/entries?{following}")
+    assert len(later_sql) == len(first_sql)
+    assert not any("OFFSET" in s.upper() for s in later_sql)
+    assert any('"priority" <=' in s for s in later_sql), later_sql  # a range on the leading key
+
+
+def test_page_numbers_are_unchanged(api, photos):
+    doc = get(api, "/entries", [("sort", "priority"), ("page[number]", "2"), ("page[size]", "2"),
+                                ("count", "true")])
+    assert doc["meta"]["page"] == {"number": 2, "size": 2, "total": 4} and doc["meta"]["count"] == 7
+    assert set(doc["links"]) == {"self", "first", "prev", "next", "last"}
+    assert query_of(doc["links"]["next"]) == {"sort": "priority", "count": "true",
+                                              "page[number]": "3", "page[size]": "2"}
+    plain = get(api, "/entries", [])
+    assert plain["meta"]["page"] == {"number": 1, "size": 1000} and plain["links"]["next"] is None
+
+
+def test_long_text_sort_keys_name_the_row(api, photos):
+    long_name = "x" * 300
+    factories.entry(api, photos, f"{long_name}-1.png")
+    last = factories.entry(api, photos, f"{long_name}-2.png")
+    factories.entry(api, photos, f"{long_name}-3.png")
+    pairs = [("sort", "-resource"), ("filter[dataset_id]", photos["id"])]
+    assert walk(api, "/entries", pairs, size=1) == ordered_ids(api, "/entries", pairs)
+    doc = get(api, "/entries", [*pairs, (CURSOR, ""), ("page[size]", "2")])
+    assert doc["data"][-1]["id"] == last["id"]
+    following = list(query_of(doc["links"]["next"]).items())
+    expect(api.delete(f"/entries/{last['id']}"), 204)
+    assert "deleted" in bad(api, "/entries", following)["detail"]
+
+
+def test_cursor_errors_name_the_parameter(api, photos):
+    pairs = [("sort", "-priority"), ("filter[dataset_id]", photos["id"])]
+    doc = get(api, "/entries", [*pairs, (CURSOR, ""), ("page[size]", "2")])
+    token = query_of(doc["links"]["next"])[CURSOR]
+    bad(api, "/entries", [*pairs, (CURSOR, token), ("page[number]", "2")])
+    bad(api, "/entries", [*pairs, ("page[number]", "1"), (CURSOR, "")])
+    bad(api, "/entries", [("sort", "priority"), ("filter[dataset_id]", photos["id"]), (CURSOR, token)])
+    bad(api, "/entries", [("sort", "-priority"), (CURSOR, token)])  # another filter set
+    bad(api, "/entries", [*pairs, ("filter[priority__gt]", "0"), (CURSOR, token)])
+    bad(api, "/datasets", [("sort", "-priority"), (CURSOR, token)], parameter="sort")
+    bad(api, "/datasets", [(CURSOR, token)])  # another resource's cursor
+    raw = bytearray(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    raw[-2] ^= 1  # one bit of the values
+    tampered = base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+    bad(api, "/entries", [*pairs, (CURSOR, tampered)])
+    for garbled in ("abc", "A", "zzzzzzzzzzzz", token[:-3], "x" * 256, "not a cursor!", "x" * 257):
+        bad(api, "/entries", [*pairs, (CURSOR, garbled)])
+    # the same filters in another order, and +priority for priority, are the same query
+    swapped = [("filter[dataset_id]", photos["id"]), ("sort", "-priority"), (CURSOR, token)]
+    assert get(api, "/entries", swapped)["data"]
+
+
+def test_a_forged_cursor_with_a_valid_digest_but_wrong_types_is_a_400(api, photos):
+    from dataset_api.jsonapi import cursor, query
+
+    pairs = [("sort", "priority"), ("filter[dataset_id]", photos["id"])]
+    q = query.parse(ENTRIES, pairs)
+    for keys in (["one", "x"], [1], [1, None], [True, "x"], [1.5, "x"], {"row": None}, "x"):
+        payload = cursor._compact(keys)
+        raw = cursor._digest(ENTRIES, q, payload) + payload
+        text = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        bad(api, "/entries", [*pairs, (CURSOR, text)])
+
+
+def test_json_rpc_index_pages_by_cursor(client, api):
+    world = factories.tree(api)
+    for i in range(4):
+        factories.annotation(api, world["entries"][1], label=f"a{i}")
+    expected = ordered_ids(api, "/annotations", [("sort", "-created_at")])
+    met, page, calls = [], {"cursor": "", "size": 2}, 0
+    while True:
+        result = rpc_ok(call(client, "index", {"sort": "-created_at", "page": page, "count": True}))
+        assert set(result["meta"]["page"]) == {"size", "has_more", "next_cursor"}
+        assert result["meta"]["count"] == len(expected)
+        met += [row["id"] for row in result["data"]]
+        calls += 1
+        if not result["meta"]["page"]["has_more"]:
+            assert result["meta"]["page"]["next_cursor"] is None
+            break
+        page = {"cursor": result["meta"]["page"]["next_cursor"], "size": 2}
+    assert met == expected and calls == 3
+    # an HTTP cursor of the same query continues the same walk
+    http = get(api, "/annotations", [("sort", "-created_at"), (CURSOR, ""), ("page[size]", "2")])
+    result = rpc_ok(call(client, "index", {"sort": "-created_at", "page": {
+        "cursor": http["meta"]["page"]["next_cursor"], "size": 2}}))
+    assert [row["id"] for row in result["data"]] == expected[2:4]
+    numbered = rpc_ok(call(client, "index", {"page": {"number": 1, "size": 2}}))
+    assert set(numbered["meta"]["page"]) == {"number", "size", "has_more"}
+
+
+@pytest.mark.parametrize("page", [{"cursor": "garbled"}, {"cursor": "", "number": 1},
+                                  {"cursor": "x" * 300}])
+def test_json_rpc_bad_cursor_is_invalid_params(client, api, page):
+    factories.tree(api)
+    reply = post(client, {"jsonrpc": "2.0", "method": "index", "id": 1,
+                          "params": {"sort": "created_at", "page": page}}).json()
+    assert reply["error"]["code"] == -32602
+    assert reply["error"]["data"]["errors"][0]["parameter"] == CURSOR
+
+
+def test_projects_sort_nulls_on_every_database(api):
+    for name, description in (("a", None), ("b", "zeta"), ("c", None), ("d", "alpha")):
+        factories.project(api, name, **({"description": description} if description else {}))
+    with db.connection_context():
+        assert Project.select().count() == 4
+    names = [o["attributes"]["name"] for o in get(api, "/projects", [("sort", "description")])["data"]]
+    assert names == ["d", "b", "a", "c"]
+    names = [o["attributes"]["name"] for o in get(api, "/projects", [("sort", "-description,-id")])["data"]]
+    assert names[2:] == ["b", "d"] and set(names[:2]) == {"a", "c"}
