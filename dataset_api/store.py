@@ -42,10 +42,12 @@ def get_or_404(resource, resource_id, *, lock=False):
     re-checked against the read scope). SQLite's write transactions hold the whole database."""
     model = build.model_of(resource)
     key = _key(resource, resource_id)
-    select = scope(resource, model.select()).where(model.id == key)
-    if lock and is_postgresql():
-        select = select.for_update(of=model)
-    row = select.first() if key is not None else None
+    row = None
+    if key is not None:  # an id no database takes names no record, and is never sent to one
+        select = scope(resource, model.select()).where(model.id == key)
+        if lock and is_postgresql():
+            select = select.for_update(of=model)
+        row = select.first()
     if row is None:
         raise NotFound(f"No {resource.type} with id {resource_id!r}.")
     return row
