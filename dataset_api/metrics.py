@@ -9,7 +9,6 @@ Labels hold only names the service chooses (operationIds, statuses, actions), ne
 request carries: no ids, emails, organizations or raw paths (docs/design-choices.md).
 """
 
-import os
 
 from connexion.lifecycle import ConnexionResponse
 from playhouse.pool import PooledDatabase
@@ -21,6 +20,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    values,
 )
 from starlette.concurrency import run_in_threadpool
 
@@ -93,7 +93,8 @@ def sample_pool():
 def exposition():
     """Every metric in the text format: merged over every worker's files in multiprocess mode."""
     sample_pool()
-    if os.environ.get(MULTIPROC_ENV):
+    if values.ValueClass._multiprocess:  # the storage prometheus_client picked at import, not the
+        # variable now (a process that imported it first keeps its in-memory values)
         registry = CollectorRegistry()  # per scrape, as the multiprocess documentation says
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry)
