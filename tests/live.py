@@ -340,3 +340,44 @@ def race(clients, work):
     with ThreadPoolExecutor(max_workers=len(clients)) as pool:
         futures = [pool.submit(run, client) for client in clients]
         return [future.result(timeout=RACE_DEADLINE) for future in futures]
+
+
+def drain(client, next_path, deadline, most):
+    """``GET next_path`` then submit what it gave, until it answers 404 (sample rate 0: a submit
+    completes the entry); return (ids claimed, problems). Stops past ``deadline`` (monotonic) or
+    after ``most`` claims (more than the queue holds: something is handed out twice)."""
+    claimed, problems = [], []
+    while time.monotonic() < deadline:
+        resp = client.request("GET", next_path)
+        if resp.status_code == 404:
+            return claimed, problems
+        if resp.status_code != 200:
+            problems.append(describe(client, "GET", next_path, resp))
+            continue
+        entry = resp.json()["data"]
+        claimed.append(entry["id"])
+        attrs = entry["attributes"]
+        if (attrs["assigned_to_id"], attrs["status"]) != (client.account_id, "in_progress"):
+            problems.append(f"account {client.account_id}: next gave {entry['id']} with "
+                            f"assigned_to_id={attrs['assigned_to_id']}, status={attrs['status']}")
+        submit = f"/entries/{entry['id']}/submit"
+        resp = client.request("POST", submit, {"data": {"attributes": {}}})
+        if resp.status_code != 200:
+            problems.append(describe(client, "POST", submit, resp))
+        elif resp.json()["data"]["attributes"]["status"] != "completed":
+            problems.append(f"account {client.account_id}: {submit} left the entry "
+                            f"{resp.json()['data']['attributes']}")
+        if len(claimed) > most or len(problems) > 20:
+            problems.append(f"account {client.account_id}: stopping after {len(claimed)} claims")
+            return claimed, problems
+    problems.append(f"account {client.account_id}: no 404 from next in time")
+    return claimed, problems
+
+
+def claimers(clients, results):
+    """{entry id: {accounts}} from ``race(clients, drain…)``'s results."""
+    owners = {}
+    for client, (claimed, _) in zip(clients, results, strict=True):
+        for entry_id in claimed:
+            owners.setdefault(entry_id, set()).add(client.account_id)
+    return owners

@@ -13,7 +13,17 @@ from contextlib import nullcontext
 import pytest
 
 from tests import factories
-from tests.live import RACE_DEADLINE, Client, Server, dedicated_database, describe, race, summarize
+from tests.live import (
+    RACE_DEADLINE,
+    Client,
+    Server,
+    claimers,
+    dedicated_database,
+    describe,
+    drain,
+    race,
+    summarize,
+)
 
 PG_URL = os.environ.get("DATASET_API_TEST_DATABASE_URL", "")
 CLIENTS = 16
@@ -76,41 +86,9 @@ def test_next_hands_out_every_entry_exactly_once(server, admin, project, annotat
     next_path = f"/entries/next?filter[dataset_id]={dataset['id']}"
     deadline = time.monotonic() + RACE_DEADLINE
 
-    def work(client):
-        claimed, problems = [], []
-        while time.monotonic() < deadline:
-            resp = client.request("GET", next_path)
-            if resp.status_code == 404:
-                return claimed, problems
-            if resp.status_code != 200:
-                problems.append(describe(client, "GET", next_path, resp))
-                continue
-            entry = resp.json()["data"]
-            claimed.append(entry["id"])
-            attrs = entry["attributes"]
-            if (attrs["assigned_to_id"], attrs["status"]) != (client.account_id, "in_progress"):
-                problems.append(f"account {client.account_id}: next gave {entry['id']} with "
-                                f"assigned_to_id={attrs['assigned_to_id']}, status={attrs['status']}")
-            submit = f"/entries/{entry['id']}/submit"
-            resp = client.request("POST", submit, {"data": {"attributes": {}}})
-            if resp.status_code != 200:
-                problems.append(describe(client, "POST", submit, resp))
-            elif resp.json()["data"]["attributes"]["status"] != "completed":
-                problems.append(f"account {client.account_id}: {submit} left the entry "
-                                f"{resp.json()['data']['attributes']}")
-            if len(claimed) > ENTRIES or len(problems) > 20:
-                problems.append(f"account {client.account_id}: stopping after {len(claimed)} claims")
-                break
-        else:
-            problems.append(f"account {client.account_id}: no 404 from next within {RACE_DEADLINE} s")
-        return claimed, problems
+    results = race(annotators, lambda client: drain(client, next_path, deadline, ENTRIES))
 
-    results = race(annotators, work)
-
-    owners = defaultdict(set)  # next may repeat the caller's own entry, never another's
-    for client, (claimed, _) in zip(annotators, results, strict=True):
-        for entry_id in claimed:
-            owners[entry_id].add(client.account_id)
+    owners = claimers(annotators, results)  # next may repeat the caller's own entry, never another's
     twice = {entry_id: sorted(who) for entry_id, who in owners.items() if len(who) > 1}
     assert not twice, f"{len(twice)} entries handed out to several accounts (id: accounts): {twice}"
     problems = [p for _, found in results for p in found]

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +27,18 @@ import pytest
 
 from dataset_api.migrations import MIGRATIONS
 from tests import factories
-from tests.live import PG_URL, SECRET, Client, Server, dedicated_database, describe, race, summarize
+from tests.live import (
+    PG_URL,
+    SECRET,
+    Client,
+    Server,
+    claimers,
+    dedicated_database,
+    describe,
+    drain,
+    race,
+    summarize,
+)
 
 pytestmark = pytest.mark.skipif(
     not PG_URL, reason="two instances share one PostgreSQL database; SQLite is one file on one "
@@ -218,41 +229,13 @@ def test_next_hands_out_every_entry_exactly_once_across_instances(instances, adm
     next_path = f"/entries/next?filter[dataset_id]={dataset['id']}"
     deadline = time.monotonic() + DEADLINE
 
-    def work(client):
-        claimed, problems = [], []
-        while time.monotonic() < deadline:
-            resp = client.request("GET", next_path)
-            if resp.status_code == 404:
-                return claimed, problems
-            if resp.status_code != 200:
-                problems.append(describe(client, "GET", next_path, resp))
-                continue
-            entry = resp.json()["data"]
-            claimed.append(entry["id"])
-            attrs = entry["attributes"]
-            if (attrs["assigned_to_id"], attrs["status"]) != (client.account_id, "in_progress"):
-                problems.append(f"account {client.account_id}: next gave {entry['id']} with "
-                                f"assigned_to_id={attrs['assigned_to_id']}, status={attrs['status']}")
-            submit = f"/entries/{entry['id']}/submit"
-            resp = client.request("POST", submit, {"data": {"attributes": {}}})
-            if resp.status_code != 200:
-                problems.append(describe(client, "POST", submit, resp))
-            if len(claimed) > ENTRIES or len(problems) > 20:
-                problems.append(f"account {client.account_id}: stopping after {len(claimed)} claims")
-                break
-        else:
-            problems.append(f"account {client.account_id}: no 404 from next within {DEADLINE} s")
-        return claimed, problems
-
     with peak_connections(instances[0].database_url) as peak:
-        results = race(annotators, work)
+        results = race(annotators, lambda client: drain(client, next_path, deadline, ENTRIES))
 
-    owners = defaultdict(set)  # next may repeat the caller's own entry, never another's
+    owners = claimers(annotators, results)  # next may repeat the caller's own entry, never another's
     per_instance = Counter()
     for client, (claimed, _) in zip(annotators, results, strict=True):
         per_instance[client.http.base_url.port] += len(claimed)
-        for entry_id in claimed:
-            owners[entry_id].add(client.account_id)
     twice = {entry_id: sorted(who) for entry_id, who in owners.items() if len(who) > 1}
     assert not twice, (f"{len(twice)} entries handed out to several accounts (id: accounts): {twice}"
                        f"\n{logs(instances)}")
