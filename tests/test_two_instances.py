@@ -334,7 +334,8 @@ def etag_version(resp):
 ACCEPTED = {  # what each move may answer when others race it; anything else is a finding
     "create": {201}, "next": {200, 404}, "submit": {200, 404, 409}, "error": {200, 404, 409},
     "select": {200, 404, 409}, "approve": {200, 404, 409}, "reject": {200, 404, 409},
-    "skip": {200, 409}, "delete": {204, 404, 409},
+    "skip": {200, 404, 409}, "delete": {204, 404, 409},  # skip: another owner may have handed it
+    # back and a third deleted it since it was listed
 }
 
 
