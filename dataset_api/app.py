@@ -23,7 +23,7 @@ from dataset_api import errors, metrics, migrations, resources, spec
 from dataset_api.auth import tokens
 from dataset_api.config import Config, RequestState
 from dataset_api.db import bind, db, is_outage
-from dataset_api.jsonapi.validators import JsonApiBodyValidator, JsonApiParameterValidator
+from dataset_api.jsonapi.validators import JsonApiBodyValidator, JsonApiParameterValidator, StreamedBody
 from dataset_api.jsonrpc import endpoint
 from dataset_api.middleware import RPC_PATH, Gatekeeper, RequestLog
 
@@ -169,7 +169,8 @@ def create_app(config=None):
     configure(config)
     app = AsyncApp(__name__, specification_dir=path.parent)
     validators = dict(VALIDATOR_MAP, parameter=JsonApiParameterValidator,
-                      body=MediaTypeDict({"*/*json": JsonApiBodyValidator}))
+                      body=MediaTypeDict({"*/*json": JsonApiBodyValidator,
+                                          "application/x-ndjson": StreamedBody}))
     # Connexion's own spec routes would serve its inlined copy; spec.ServeSpec serves the file.
     ui = SwaggerUIOptions(serve_spec=False, spec_path="/openapi.json",
                           swagger_ui_config={"persistAuthorization": True})
@@ -188,7 +189,7 @@ def create_app(config=None):
                        verifier=tokens.verifier_for(config))
     app.add_middleware(RequestLog, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(Gatekeeper, position=MiddlewarePosition.BEFORE_EXCEPTION,
-                       max_body_bytes=config.max_body_bytes)
+                       max_body_bytes=config.max_body_bytes, max_import_bytes=config.max_import_bytes)
     app.add_middleware(spec.ServeSpec, position=MiddlewarePosition.BEFORE_SWAGGER, path=path,
                        public_url=config.public_url,
                        trusted_proxies=spec.trusted_networks(config.trusted_proxies))

@@ -17,6 +17,7 @@ class Config:
     jwt_secret: str = ""  # HS256 secret; empty: the data folder's generated secret
     jwt_public_key: str = ""  # PEM for ES256/RS256 instead of a shared secret
     max_body_bytes: int = 10 * 1024 * 1024
+    max_import_bytes: int = 2 * 1024**3  # an import's body (NDJSON or CSV): DESIGN §10's exception
     rpc_batch_limit: int = 100
     public_url: str = ""  # the URL the served document names in ``servers``; empty: the request's
     trusted_proxies: str = ""  # comma list of proxy addresses/networks whose X-Forwarded-* count
@@ -51,6 +52,7 @@ class Config:
             jwt_secret=env.get("DATASET_API_JWT_SECRET") or "",
             jwt_public_key=env.get("DATASET_API_JWT_PUBLIC_KEY") or "",
             max_body_bytes=_int(env, "DATASET_API_MAX_BODY_BYTES", 10 * 1024 * 1024),
+            max_import_bytes=_int(env, "DATASET_API_MAX_IMPORT_BYTES", 2 * 1024**3),
             rpc_batch_limit=_int(env, "DATASET_API_RPC_BATCH_LIMIT", 100),
             pg_lock_timeout_ms=_int(env, "DATASET_API_PG_LOCK_TIMEOUT_MS", 5000),
             pg_statement_timeout_ms=_int(env, "DATASET_API_PG_STATEMENT_TIMEOUT_MS", 30000),

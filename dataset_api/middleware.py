@@ -5,6 +5,7 @@ refuses a request (a JSON-RPC error object on the JSON-RPC route).
 
 import json
 import logging
+import re
 import time
 import uuid
 
@@ -21,6 +22,12 @@ ACCEPTED_BODY_TYPES = ("application/vnd.api+json", "application/json")
 ACCEPTABLE = ("application/vnd.api+json", "application/json", "application/*", "*/*")
 OPEN_PATHS = ("/ui", "/openapi.json", "/openapi.yaml")
 RPC_PATH = "/annotations/_rpc"
+# DESIGN §10's exceptions: an import's body is NDJSON or CSV, streamed to the handler (not
+# buffered here) up to its own limit; an export answers NDJSON, CSV or JSON (COCO).
+IMPORT_PATH = re.compile(r"^/datasets/[^/]+/import$")
+IMPORT_BODY_TYPES = ("application/x-ndjson", "text/csv")
+EXPORT_PATH = re.compile(r"^/datasets/[^/]+/export$")
+EXPORT_ACCEPTABLE = ("application/x-ndjson", "text/csv", "application/json", "application/*", "text/*", "*/*")
 METRICS_PATH = "/metrics"  # answers in Prometheus' text format: text/plain, whatever else is asked
 METRICS_ACCEPTABLE = ("text/plain", "text/*", "*/*")
 # The longest request target (path and query string, as sent) served: 64 KiB holds a filter of
@@ -88,9 +95,10 @@ def _media_type(value):
 class Gatekeeper:
     """Checks what Connexion cannot say as JSON:API: media types, body size and encoding."""
 
-    def __init__(self, app, max_body_bytes):
+    def __init__(self, app, max_body_bytes, max_import_bytes):
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_import_bytes = max_import_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -112,17 +120,18 @@ class Gatekeeper:
             return scope
         accept = headers.get("accept")
         if accept and not any(_accepts(part, path) for part in accept.split(",")):
-            raise ApiError("The server answers with text/plain (version=0.0.4) only." if path == METRICS_PATH
-                           else "The server answers with application/vnd.api+json only.", status=406)
+            raise ApiError(_only(path), status=406)
         if scope.get("query_string"):
             scope = dict(scope, query_string=normalise(scope["query_string"]))
         return _as_jsonapi_body(scope)
 
     async def _read_body(self, scope, receive):
         headers = dict(scope["headers"])
+        if IMPORT_PATH.match(scope["path"]) and scope["method"] == "POST":
+            return _import_body(headers, receive, self.max_import_bytes)
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            raise ApiError(f"The body exceeds {self.max_body_bytes} bytes.", status=413)
+            raise _too_large(self.max_body_bytes)
         if scope["method"] not in ("POST", "PATCH", "PUT"):
             return receive
         chunks, size, more = [], 0, True
@@ -134,7 +143,7 @@ class Gatekeeper:
             size += len(chunks[-1])
             more = message.get("more_body", False)
             if size > self.max_body_bytes:
-                raise ApiError(f"The body exceeds {self.max_body_bytes} bytes.", status=413)
+                raise _too_large(self.max_body_bytes)
         raw = b"".join(chunks)
         if scope["path"] == RPC_PATH and not raw.strip():
             raise ApiError("The body is empty: not JSON.", status=400, code="parse_error")
@@ -151,6 +160,44 @@ class Gatekeeper:
             return {"type": "http.request", "body": raw, "more_body": False}
 
         return replay
+
+
+def _too_large(limit):
+    return ApiError(f"The body exceeds {limit} bytes.", status=413)
+
+
+def _import_body(headers, receive, limit):
+    """An import's body: NDJSON or CSV in UTF-8, passed on as it arrives, at most ``limit`` bytes."""
+    try:
+        kind, params = _media_type(headers.get(b"content-type", b"").decode("latin-1"))
+    except ValueError:
+        kind, params = "", {"?": "?"}
+    if kind not in IMPORT_BODY_TYPES or set(params) - {"charset"} or \
+            params.get("charset", "utf-8") != "utf-8":
+        raise ApiError("Send the import as application/x-ndjson or text/csv (UTF-8).", status=415)
+    length = headers.get(b"content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise _too_large(limit)
+    size = 0
+
+    async def counted():
+        nonlocal size
+        message = await receive()
+        size += len(message.get("body", b""))
+        if size > limit:
+            raise _too_large(limit)
+        return message
+
+    return counted
+
+
+def _only(path):
+    """The 406 detail: what ``path`` answers with."""
+    if path == METRICS_PATH:
+        return "The server answers with text/plain (version=0.0.4) only."
+    if EXPORT_PATH.match(path):
+        return "An export is application/x-ndjson, text/csv or application/json (COCO)."
+    return "The server answers with application/vnd.api+json only."
 
 
 def _as_jsonapi_body(scope):
@@ -170,6 +217,8 @@ def _accepts(part, path):
     kind = kind.strip().lower()
     if path == METRICS_PATH:
         return kind in METRICS_ACCEPTABLE
+    if EXPORT_PATH.match(path):
+        return kind in EXPORT_ACCEPTABLE
     if kind == "application/vnd.api+json" and params.strip() and "q=" not in params:
         return False  # JSON:API: media type parameters in Accept are not supported
     return kind in ACCEPTABLE

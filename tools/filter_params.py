@@ -6,6 +6,7 @@ declarations exactly, so they are derived from them:
   server accepts, each its own query parameter (so generated clients can send it);
 - ``# BEGIN show <res>``: the show's plain ``fields``;
 - ``# BEGIN next-filters entries``: ``GET /entries/next``'s fields and filters (dataset required);
+- ``# BEGIN export-filters entries``: ``GET /datasets/{id}/export``'s filters (the index's);
 - ``# BEGIN fields-types``: one ``fields[TYPE]`` parameter per type;
 - ``# BEGIN rpc-sort <res>``: the JSON-RPC ``index`` method's ``sort``, bounded as the index's.
 Names are spelled out in patterns so that whatever matches the schema is accepted.
@@ -221,13 +222,15 @@ def render(text):
             lines = [line.replace('name: "filter[dataset_id]", in: query,',
                                   'name: "filter[dataset_id]", in: query, required: true,')
                      for line in block(RESOURCES[res], indent)[1:]]
+        elif kind == "export-filters":  # an export takes the index's filters (no sort, no fields)
+            lines = block(RESOURCES[res], indent)[2:]
         else:
             lines = fields_types(indent)
         tail = f" {res}" if res else ""
         body = "\n".join(lines)
         return f"{indent}# BEGIN {kind}{tail}\n{body}\n{indent}# END {kind}{tail}"
 
-    return re.sub(r"^( *)# BEGIN (filters|next-filters|show|fields-types|rpc-sort) ?(\w*)\n.*?"
+    return re.sub(r"^( *)# BEGIN (filters|next-filters|export-filters|show|fields-types|rpc-sort) ?(\w*)\n.*?"
                   r"^\1# END \2 ?\3\n?",
                   lambda m: replace(m) + "\n", text, flags=re.S | re.M)
 

@@ -32,15 +32,17 @@ class Session:
         self.client, self.examples = client, {}
         self.headers = {"Authorization": f"Bearer {token}", "Accept": MEDIA}
 
-    def call(self, method, path, body=None, name=None, request_name=None, status=200, content_type=MEDIA):
+    def call(self, method, path, body=None, name=None, request_name=None, status=200, content_type=MEDIA,
+             example=None):
+        """Send ``body`` (JSON, or text as it is); record it (or ``example``, what the schema
+        describes of a text body) as ``request_name`` and the answer as ``name``."""
         headers = dict(self.headers, **({"Content-Type": content_type} if body is not None else {}))
-        resp = self.client.request(
-            method, path, headers=headers, content=None if body is None else json.dumps(body)
-        )
+        content = body if isinstance(body, str) or body is None else json.dumps(body)  # str: as sent
+        resp = self.client.request(method, path, headers=headers, content=content)
         if resp.status_code != status:
             sys.exit(f"{method} {path} -> {resp.status_code}: {resp.text}")
         if request_name:
-            self.examples[request_name] = body
+            self.examples[request_name] = body if example is None else example
         if name:
             self.examples[name] = resp.json()
         return resp.json() if resp.content else None
@@ -209,6 +211,34 @@ def workflow(s, project, dataset, entry, annotation, feed):
     )
     for name in [n for n in s.examples if n.startswith("SecondEntry")]:
         del s.examples[name]
+    imports(s, dataset)
+
+
+def imports(s, dataset):
+    """An NDJSON import with a pre-annotation, a CSV one that meets an existing resource, a
+    partial one and a refused one."""
+    path = f"/datasets/{dataset['id']}/import"
+    lines = [
+        {"resource": "s3://birds/0003.jpg", "priority": 2, "job_id": "upload-2026-11-29",
+         "annotations": [{"dimensions": {"x": 4, "y": 8, "w": 30, "h": 24}, "annotation": {"label": "bird"}}]},
+        {"resource": "s3://birds/0004.jpg", "job_id": "upload-2026-11-29"},
+    ]
+    ndjson = "".join(json.dumps(line) + "\n" for line in lines)
+    s.call("POST", path, ndjson, "ImportResult", "ImportNdjson", content_type="application/x-ndjson",
+           example=lines)
+    rows = [{"resource": "s3://birds/0004.jpg", "priority": 1, "job_id": "upload-2026-11-30"},
+            {"resource": "s3://birds/0005.jpg", "priority": 0, "job_id": "upload-2026-11-30",
+             "annotations": [{"dimensions": {"x": 1, "y": 2, "w": 3, "h": 4}, "annotation": {"label": "nest"}}]}]
+    csv_text = ('resource,priority,job_id,annotations\n'
+                's3://birds/0004.jpg,1,upload-2026-11-30,\n'
+                's3://birds/0005.jpg,0,upload-2026-11-30,"[{""dimensions"": {""x"": 1, ""y"": 2, '
+                '""w"": 3, ""h"": 4}, ""annotation"": {""label"": ""nest""}}]"\n')
+    s.call("POST", path + "?on_conflict=skip", csv_text, request_name="ImportCsv", content_type="text/csv",
+           example=rows)
+    bad = '{"resource": "s3://birds/0006.jpg"}\n{"resource": "s3://birds/0007.jpg", "priority": "high"}\n'
+    s.call("POST", path + "?partial=true", bad, "ImportPartial", content_type="application/x-ndjson")
+    s.call("POST", path, bad.replace("0006", "0008").replace("0007", "0009"), "ImportRefused",
+           content_type="application/x-ndjson", status=422)
 
 
 def normalised(examples):

@@ -1,0 +1,3 @@
+"""Bulk import and export of a dataset's entries (``POST /datasets/{id}/import``,
+``GET /datasets/{id}/export``): the line formats (``lines``), the streamed, spooled, set-based
+import (``importer``), the streamed export (``exporter``) and their HTTP handlers (``handlers``)."""

@@ -1,0 +1,53 @@
+"""HTTP handlers of the import and export routes. The body of an import is copied to a
+temporary file as it arrives (never held in memory), then checked and written in a worker thread,
+on a pooled database connection."""
+
+import tempfile
+
+from connexion import request
+from starlette.concurrency import run_in_threadpool
+
+from dataset_api.crud import current_user
+from dataset_api.db import db
+from dataset_api.errors import MEDIA_TYPE
+from dataset_api.transfer import importer
+
+SPOOL_IN_MEMORY = 1024 * 1024  # an upload this small stays in memory; a larger one goes to disk
+
+
+def _import_kind():
+    return "csv" if request.headers.get("content-type", "").lower().startswith("text/csv") else "ndjson"
+
+
+def _authorize(dataset_id, user):
+    with db.connection_context():
+        importer.authorize(dataset_id, user)
+
+
+def _run(dataset_id, user, raw, kind, on_conflict, partial):
+    """Check and spool the upload ``raw``, then write it; return the response triple."""
+    outcome = importer.Outcome()
+    box = importer.spool(raw, kind, outcome)
+    try:
+        with db.connection_context():
+            written = importer.write(dataset_id, user, box, on_conflict, partial, outcome)
+    finally:
+        box.close()
+    headers = {"Content-Type": MEDIA_TYPE}
+    if not written:
+        return {"errors": outcome.errors, "meta": {"error_count": outcome.error_count}}, 422, headers
+    meta = outcome.counts()
+    if partial:
+        meta.update(errors=outcome.errors, error_count=outcome.error_count)
+    return {"meta": meta}, 200, headers
+
+
+async def import_dataset_entries(id, on_conflict="error", partial=False):
+    """``POST /datasets/{id}/import``: 403/404 before the upload is read, then the import."""
+    user, kind = current_user(), _import_kind()
+    await run_in_threadpool(_authorize, id, user)
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as raw:
+        async for chunk in request.stream():
+            raw.write(chunk)
+        raw.seek(0)
+        return await run_in_threadpool(_run, id, user, raw, kind, on_conflict, partial)

@@ -1,0 +1,343 @@
+"""The import: read the uploaded body (already on disk), check every line and spool the good
+ones, then write them in one transaction with set-based statements.
+
+Three passes, none holding the file in memory:
+1. ``spool``: parse and check each line (``lines``) into a private SQLite file; bad lines become
+   errors. A ``resource`` repeated within the file is found there by an index, not in memory.
+2. ``write`` (one transaction of the service's database, the only time SQLite's write lock is
+   held): per chunk of spooled lines, one SELECT finds the resources the dataset holds already,
+   then multi-row INSERTs create the new entries and their pre-annotations; ``on_conflict`` says
+   what an existing resource does. One counters UPDATE at the end.
+3. Unless ``partial``, any bad line rolls everything back (the dataset's existing resources are
+   still looked up, so the answer lists every bad line at once).
+"""
+
+import codecs
+import csv
+import json
+import os
+import sqlite3
+import tempfile
+from datetime import timedelta
+
+from dataset_api import errors, store
+from dataset_api.db import db, is_postgresql
+from dataset_api.models import Annotation, Entry, utcnow, uuid7
+from dataset_api.resources.datasets import DATASETS
+from dataset_api.resources.entries import ENTRIES
+from dataset_api.transfer import lines
+from dataset_api.workflow import counters
+
+CHUNK = 1000  # spooled lines per SELECT and per batch of INSERTs
+MAX_LISTED = 1000  # bad lines listed in an answer; meta.error_count counts them all
+DUPLICATE = "An entry with this resource already exists in the dataset."
+
+
+class Outcome:
+    """What an import did, and the bad lines it met (the first MAX_LISTED, by line)."""
+
+    def __init__(self):
+        self.created = self.updated = self.skipped = 0
+        self.error_count = 0
+        self._errors = []
+
+    def bad(self, line, exc):
+        self.error_count += 1
+        self._errors.append((line, exc))
+        if len(self._errors) > 4 * MAX_LISTED:  # keep the earliest lines, in bounded memory
+            self._trim()
+
+    def _trim(self):
+        self._errors = sorted(self._errors, key=lambda e: e[0])[:MAX_LISTED]
+
+    @property
+    def errors(self):
+        self._trim()
+        return [dict(errors.error_object(422, exc.detail, pointer=exc.pointer, code=exc.code),
+                     meta={"line": line}) for line, exc in self._errors]
+
+    def counts(self):
+        return {"created": self.created, "updated": self.updated, "skipped": self.skipped}
+
+
+# --- pass 1: parse, check, spool -------------------------------------------------------------------
+
+class Spool:
+    """Checked lines in a private SQLite file beside the upload (no journal, no fsync: it lives
+    for one request)."""
+
+    def __init__(self, directory=None):
+        fd, self.path = tempfile.mkstemp(prefix="import-", suffix=".db", dir=directory)
+        os.close(fd)
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
+                              "CREATE TABLE line (n INTEGER PRIMARY KEY, resource TEXT NOT NULL, "
+                              "priority INTEGER NOT NULL, job_id TEXT, annotations TEXT); BEGIN")
+        self._rows = []
+
+    def add(self, n, line):
+        annotations = None if line.annotations is None else lines.dump(line.annotations)
+        self._rows.append((n, line.resource, line.priority, line.job_id, annotations))
+        if len(self._rows) >= CHUNK:
+            self.flush()
+
+    def flush(self):
+        self.db.executemany("INSERT INTO line VALUES (?, ?, ?, ?, ?)", self._rows)
+        self._rows = []
+
+    def repeated(self):
+        """(line, first line) of each line whose resource an earlier line of the file has; those
+        lines leave the spool."""
+        self.flush()
+        self.db.execute("CREATE INDEX line_resource ON line (resource, n)")
+        found = self.db.execute(
+            "SELECT n, (SELECT min(n) FROM line AS first WHERE first.resource = line.resource) "
+            "FROM line WHERE resource IN (SELECT resource FROM line GROUP BY resource "
+            "HAVING count(*) > 1) ORDER BY n").fetchall()
+        repeats = [(n, first) for n, first in found if n != first]
+        self.db.executemany("DELETE FROM line WHERE n = ?", [(n,) for n, _ in repeats])
+        self.db.execute("COMMIT")
+        return repeats
+
+    def chunks(self):
+        """The spooled lines in file order, CHUNK at a time."""
+        last = 0
+        while True:
+            rows = self.db.execute("SELECT n, resource, priority, job_id, annotations FROM line "
+                                   "WHERE n > ? ORDER BY n LIMIT ?", (last, CHUNK)).fetchall()
+            if not rows:
+                return
+            yield rows
+            last = rows[-1][0]
+
+    def close(self):
+        self.db.close()
+        os.unlink(self.path)
+
+
+def ndjson_lines(raw):
+    """(line number, text or BadLine) of each non-blank line of the binary file ``raw``; a line
+    past MAX_LINE_BYTES is bad and never read into memory whole."""
+    n = 0
+    while True:
+        data = raw.readline(lines.MAX_LINE_BYTES + 1)
+        if not data:
+            return
+        n += 1
+        if len(data) > lines.MAX_LINE_BYTES and not data.endswith(b"\n"):
+            while data and not data.endswith(b"\n"):  # drop the rest of the line
+                data = raw.readline(lines.MAX_LINE_BYTES)
+            yield n, lines.BadLine(f"The line is longer than {lines.MAX_LINE_BYTES} bytes.")
+            continue
+        if not data.strip():
+            continue
+        try:
+            yield n, data.decode("utf-8")
+        except UnicodeDecodeError:
+            yield n, lines.BadLine("The line is not valid UTF-8.", code="parse_error")
+
+
+def check_ndjson(raw):
+    """(line number, Line or BadLine) of each line of an NDJSON upload."""
+    for n, text in ndjson_lines(raw):
+        if isinstance(text, lines.BadLine):
+            yield n, text
+            continue
+        try:
+            yield n, lines.from_json(text)
+        except lines.BadLine as exc:
+            yield n, exc
+
+
+def check_csv(raw):
+    """(line number, Line or BadLine) of each record of a CSV upload (RFC 4180, a header row); a
+    record is numbered by the line it starts on."""
+    text = codecs.getreader("utf-8-sig")(raw, errors="strict")
+    reader = csv.reader(_bounded(text), strict=True)
+    columns, start = None, 1
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except (csv.Error, UnicodeDecodeError, lines.BadLine) as exc:
+            yield start, exc if isinstance(exc, lines.BadLine) else lines.BadLine(
+                f"The record is not valid CSV: {exc}.", code="parse_error")
+            if isinstance(exc, UnicodeDecodeError):
+                return  # the decoder cannot resynchronise
+            start = reader.line_num + 1
+            continue
+        n, start = start, reader.line_num + 1
+        if columns is None:
+            try:
+                columns = lines.csv_header(fields)
+            except lines.BadLine as exc:
+                yield n, exc
+                return  # without a header no record can be read
+            continue
+        if fields == []:
+            continue
+        try:
+            if len(fields) > len(columns):
+                raise lines.BadLine("The record has more fields than the header.")
+            yield n, lines.from_csv(dict(zip(columns, fields, strict=False)))  # missing: empty
+        except lines.BadLine as exc:
+            yield n, exc
+
+
+def _bounded(text):
+    """The lines of ``text``, each at most MAX_LINE_BYTES characters: a longer one is a bad record."""
+    while True:
+        line = text.readline(lines.MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        if len(line) > lines.MAX_LINE_BYTES:
+            while line and not line.endswith("\n"):
+                line = text.readline(lines.MAX_LINE_BYTES)
+            raise lines.BadLine(f"The record is longer than {lines.MAX_LINE_BYTES} characters.")
+        yield line
+
+
+def spool(raw, kind, outcome, directory=None):
+    """Check every line of the upload ``raw`` (``kind``: ndjson or csv) into a new Spool."""
+    box = Spool(directory)
+    try:
+        for n, line in (check_csv(raw) if kind == "csv" else check_ndjson(raw)):
+            if isinstance(line, lines.BadLine):
+                outcome.bad(n, line)
+            else:
+                box.add(n, line)
+        for n, first in box.repeated():
+            outcome.bad(n, lines.BadLine(f"resource repeats line {first}'s.", "/resource", "duplicate"))
+    except BaseException:
+        box.close()
+        raise
+    return box
+
+
+# --- pass 2: write --------------------------------------------------------------------------------
+
+def authorize(dataset_id, user):
+    """The dataset, if ``user`` may create entries in it (404 when hidden, 403 when not allowed)."""
+    dataset = store.get_or_404(DATASETS, dataset_id)
+    store.permit(ENTRIES, "create", user, {"project_id": dataset.project_id, "dataset_id": dataset.id})
+    return dataset
+
+
+class Writer:
+    """Set-based writes of one import's entries and annotations, as ``POST /entries`` and
+    ``POST /annotations`` would store them one at a time."""
+
+    def __init__(self, dataset, user, on_conflict, outcome):
+        self.dataset, self.user, self.on_conflict, self.outcome = dataset, user, on_conflict, outcome
+        self.now = utcnow()
+        self.tick = 0
+        self.entry_fields = Entry._meta.sorted_fields
+        self.annotation_fields = Annotation._meta.sorted_fields
+
+    def stamp(self):
+        """Creation times one microsecond apart in file order, so the queue (oldest first among
+        equal priorities) takes the entries in the order the file lists them."""
+        self.tick += 1
+        return self.now + timedelta(microseconds=self.tick)
+
+    def chunk(self, rows, dry):
+        """Write one chunk of spooled rows (``dry``: only find the bad ones)."""
+        existing = self._existing([r[1] for r in rows])
+        new, changes, annotations, replaced = [], [], [], []
+        for n, resource, priority, job_id, notes in rows:
+            found = existing.get(resource)
+            if found is None:
+                entry_id = uuid7()
+                new.append(self._entry(entry_id, resource, priority, job_id))
+            elif self.on_conflict == "error":
+                self.outcome.bad(n, lines.BadLine(DUPLICATE, "/resource", "duplicate"))
+                continue
+            elif self.on_conflict == "skip":
+                self.outcome.skipped += 1
+                continue
+            else:
+                entry_id, status, assignee = found
+                if notes is not None and (status != "pending" or assignee is not None):
+                    self.outcome.bad(n, lines.BadLine(
+                        "The entry is assigned or past pending: its annotations are not replaced.",
+                        "/annotations", "entry_in_use"))
+                    continue
+                changes.append((priority, job_id, self.now, entry_id))
+                if notes is not None:
+                    replaced.append(entry_id)
+            if notes is not None:
+                annotations += [self._annotation(entry_id, a) for a in json.loads(notes)]
+        self.outcome.created += len(new)
+        self.outcome.updated += len(changes)
+        if not dry:
+            self._write(new, changes, annotations, replaced)
+
+    def _existing(self, resources):
+        """{resource: (id, status, assignee)} of the chunk's resources the dataset holds; under
+        ``update`` locked (PostgreSQL) so that the state checked stays true to the commit."""
+        select = (Entry.select(Entry.resource, Entry.id, Entry.status, Entry.assigned_to_id)
+                  .where(Entry.dataset == self.dataset.id, Entry.resource.in_(resources)))
+        if self.on_conflict == "update" and is_postgresql():
+            select = select.for_update()
+        return {r.resource: (r.id, r.status, r.assigned_to_id) for r in select.namedtuples()}
+
+    def _entry(self, entry_id, resource, priority, job_id):
+        at = self.stamp()
+        return {"id": entry_id, "dataset": self.dataset.id, "project": self.dataset.project_id,
+                "priority": priority, "resource": resource, "job_id": job_id, "wf_step": "annotate",
+                "status": "pending", "created_at": at, "updated_at": at, "version": 1}
+
+    def _annotation(self, entry_id, values):
+        return {"id": uuid7(), "entry": entry_id, "dataset": self.dataset.id,
+                "project": self.dataset.project_id, "created_by_email": self.user.email,
+                "created_at": self.now, "updated_at": self.now, "version": 1, **values}
+
+    def _write(self, new, changes, annotations, replaced):
+        insert_rows(Entry, self.entry_fields, new)
+        if changes:
+            db.cursor().executemany(_update_sql(), changes)
+        if replaced:
+            Annotation.delete().where(Annotation.entry.in_(replaced)).execute()
+        insert_rows(Annotation, self.annotation_fields, annotations)
+
+
+def _update_sql():
+    q = db.param
+    return (f'UPDATE "entry" SET "priority" = {q}, "job_id" = {q}, "version" = "version" + 1, '
+            f'"updated_at" = {q} WHERE "id" = {q}')
+
+
+def insert_rows(model, fields, rows):
+    """INSERT ``rows`` (dicts by field name) into ``model``'s table, many rows a statement, the
+    way ``store.insert_many`` writes them, without reading them back."""
+    if not rows:
+        return
+    convert = [(f.name, f._dumps if hasattr(f, "_dumps") else f.db_value) for f in fields]
+    values = [tuple(None if (v := row.get(name)) is None else to_db(v) for name, to_db in convert)
+              for row in rows]
+    columns = ", ".join(f'"{f.column_name}"' for f in fields)
+    table = model._meta.table_name
+    cursor = db.cursor()
+    if is_postgresql():
+        from psycopg2.extras import execute_values
+        execute_values(cursor, f'INSERT INTO "{table}" ({columns}) VALUES %s', values, page_size=CHUNK)
+    else:
+        marks = ", ".join("json(?)" if hasattr(f, "_dumps") else "?" for f in fields)
+        cursor.executemany(f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', values)
+
+
+def write(dataset_id, user, box, on_conflict, partial, outcome):
+    """Pass 2 and 3: the import's one transaction. Returns True when it was written."""
+    dry = outcome.error_count > 0 and not partial
+    with db.atomic() as transaction:
+        dataset = authorize(dataset_id, user)
+        writer = Writer(dataset, user, on_conflict, outcome)
+        for rows in box.chunks():
+            writer.chunk(rows, dry)
+        if outcome.error_count and not partial:
+            transaction.rollback()
+            return False
+        if outcome.created:
+            counters.shift(dataset.id, total=outcome.created)
+    return True
