@@ -12,6 +12,7 @@ import uuid
 from connexion.middleware.abstract import ROUTING_CONTEXT
 
 from dataset_api import metrics
+from dataset_api.config import Config
 from dataset_api.errors import MEDIA_TYPE, ApiError, error_body, error_object
 from dataset_api.jsonapi import values
 from dataset_api.jsonapi.querystring import normalise
@@ -95,7 +96,7 @@ def _media_type(value):
 class Gatekeeper:
     """Checks what Connexion cannot say as JSON:API: media types, body size and encoding."""
 
-    def __init__(self, app, max_body_bytes, max_import_bytes):
+    def __init__(self, app, max_body_bytes, max_import_bytes=Config.max_import_bytes):
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_import_bytes = max_import_bytes

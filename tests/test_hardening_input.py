@@ -53,13 +53,29 @@ def refused(resp, parameter):
 
 def example_body(method, path):
     """The first request body example openapi.yaml gives the operation (None without a body)."""
+    return example_request(method, path)[1]
+
+
+def example_request(method, path):
+    """(media type, example) of the operation's first request body example ((None, None) without)."""
     content = SPEC["paths"][path][method.lower()].get("requestBody", {}).get("content", {})
-    for media in content.values():
+    for kind, media in content.items():
         for example in media.get("examples", {}).values():
-            return SPEC["components"]["examples"][example["$ref"].rsplit("/", 1)[1]]["value"]
+            return kind, SPEC["components"]["examples"][example["$ref"].rsplit("/", 1)[1]]["value"]
         if "example" in media:
-            return media["example"]
-    return None
+            return kind, media["example"]
+    return None, None
+
+
+def send_example(api, method, path, segment):
+    """Send the operation's example body in its media type (NDJSON: one line per item) to
+    ``path`` with ``segment`` for its id."""
+    kind, value = example_request(method, path)
+    target = path.replace("{id}", segment)
+    if kind == "application/x-ndjson":
+        raw = "".join(json.dumps(line) + "\n" for line in value).encode()
+        return api.request(method, target, raw=raw, headers={"Content-Type": kind})
+    return api.request(method, target, value)
 
 
 def rpc(client, method, params):
@@ -82,7 +98,7 @@ def invalid_params(reply):
 
 @pytest.mark.parametrize("method, path", ID_ROUTES, ids=[f"{m} {p}" for m, p in ID_ROUTES])
 def test_nul_in_a_path_id_is_400_naming_id(api, method, path):
-    resp = api.request(method, path.replace("{id}", "a%00b"), example_body(method, path))
+    resp = send_example(api, method, path, "a%00b")
     error = refused(resp, "id")
     assert error["code"] == "bad_request"
 
@@ -93,7 +109,7 @@ def test_undecodable_path_ids_are_client_errors(api, segment):
     """Not UTF-8 (a surrogate's encoding, a stray byte, an overlong NUL) decodes to U+FFFD, which
     names no record: 404. Whatever the route, a JSON:API client error, never a 500."""
     for method, path in ID_ROUTES:
-        resp = api.request(method, path.replace("{id}", segment), example_body(method, path))
+        resp = send_example(api, method, path, segment)
         assert 400 <= resp.status_code < 500, (method, path, resp.text[:300])
         assert resp.headers["content-type"].startswith(MEDIA), (method, path)
         if segment != "%00" and method == "GET":

@@ -220,7 +220,8 @@ def imports(s, dataset):
     path = f"/datasets/{dataset['id']}/import"
     lines = [
         {"resource": "s3://birds/0003.jpg", "priority": 2, "job_id": "upload-2026-11-29",
-         "annotations": [{"dimensions": {"x": 4, "y": 8, "w": 30, "h": 24}, "annotation": {"label": "bird"}}]},
+         "annotations": [{"dimensions": {"x": 4, "y": 8, "w": 30, "h": 24},
+                          "annotation": {"label": "bird"}}]},
         {"resource": "s3://birds/0004.jpg", "job_id": "upload-2026-11-29"},
     ]
     ndjson = "".join(json.dumps(line) + "\n" for line in lines)
@@ -228,7 +229,8 @@ def imports(s, dataset):
            example=lines)
     rows = [{"resource": "s3://birds/0004.jpg", "priority": 1, "job_id": "upload-2026-11-30"},
             {"resource": "s3://birds/0005.jpg", "priority": 0, "job_id": "upload-2026-11-30",
-             "annotations": [{"dimensions": {"x": 1, "y": 2, "w": 3, "h": 4}, "annotation": {"label": "nest"}}]}]
+             "annotations": [{"dimensions": {"x": 1, "y": 2, "w": 3, "h": 4},
+                              "annotation": {"label": "nest"}}]}]
     csv_text = ('resource,priority,job_id,annotations\n'
                 's3://birds/0004.jpg,1,upload-2026-11-30,\n'
                 's3://birds/0005.jpg,0,upload-2026-11-30,"[{""dimensions"": {""x"": 1, ""y"": 2, '

@@ -6,10 +6,11 @@ import tempfile
 
 from connexion import request
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from dataset_api.crud import current_user
 from dataset_api.db import db
-from dataset_api.errors import MEDIA_TYPE
+from dataset_api.errors import MEDIA_TYPE, ApiError
 from dataset_api.transfer import importer
 
 SPOOL_IN_MEMORY = 1024 * 1024  # an upload this small stays in memory; a larger one goes to disk
@@ -47,7 +48,10 @@ async def import_dataset_entries(id, on_conflict="error", partial=False):
     user, kind = current_user(), _import_kind()
     await run_in_threadpool(_authorize, id, user)
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as raw:
-        async for chunk in request.stream():
-            raw.write(chunk)
+        try:
+            async for chunk in request.stream():
+                raw.write(chunk)
+        except ClientDisconnect:  # nothing was written: the upload is read whole first
+            raise ApiError("The client went away before the body was sent.", status=400) from None
         raw.seek(0)
         return await run_in_threadpool(_run, id, user, raw, kind, on_conflict, partial)
