@@ -128,8 +128,9 @@ class Gatekeeper:
 
     async def _read_body(self, scope, receive):
         headers = dict(scope["headers"])
-        if IMPORT_PATH.match(scope["path"]) and scope["method"] == "POST":
-            return _import_body(headers, receive, self.max_import_bytes)
+        if IMPORT_PATH.match(scope["path"]):  # other methods: routing answers 405
+            return _import_body(headers, receive, self.max_import_bytes) if scope["method"] == "POST" \
+                else receive
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
             raise _too_large(self.max_body_bytes)

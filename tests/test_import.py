@@ -392,3 +392,10 @@ class _HttpxAdapter:
 
     def request(self, method, path, content=None, headers=None, **kw):
         return self.http.request(method, path, content=content, headers=headers, **kw)
+
+
+def test_csv_text_keeps_unicode_line_separators_inside_fields(api, dataset):
+    """csv writes U+0085 and U+2028 unquoted: they are text, not the end of a record."""
+    resp = upload(api, dataset, "resource,job_id\na\x85b,c\u2028d\n", "text/csv")
+    assert resp.json()["meta"]["created"] == 1, resp.text
+    assert listed(api, dataset)["a\x85b"]["job_id"] == "c\u2028d"

@@ -12,8 +12,8 @@ Three passes, none holding the file in memory:
    still looked up, so the answer lists every bad line at once).
 """
 
-import codecs
 import csv
+import io
 import json
 import os
 import sqlite3
@@ -152,7 +152,9 @@ def check_ndjson(raw):
 def check_csv(raw):
     """(line number, Line or BadLine) of each record of a CSV upload (RFC 4180, a header row); a
     record is numbered by the line it starts on."""
-    text = codecs.getreader("utf-8-sig")(raw, errors="strict")
+    # lines end at \n, \r or \r\n only (a codecs reader would also end them at U+0085 or
+    # U+2028, which csv writes unquoted)
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
     reader = csv.reader(_bounded(text), strict=True)
     columns, start = None, 1
     while True:
