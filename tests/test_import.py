@@ -399,3 +399,21 @@ def test_csv_text_keeps_unicode_line_separators_inside_fields(api, dataset):
     resp = upload(api, dataset, "resource,job_id\na\x85b,c\u2028d\n", "text/csv")
     assert resp.json()["meta"]["created"] == 1, resp.text
     assert listed(api, dataset)["a\x85b"]["job_id"] == "c\u2028d"
+
+
+def test_text_round_trips_through_the_bulk_write(api, dataset):
+    """Backslashes, tabs and line breaks survive the set-based write (PostgreSQL's COPY escapes)."""
+    odd = "back\\slash\ttab\r\nline \\N"
+    notes = [{"dimensions": {"k\t": "v\\"}, "annotation": {"text": odd}, "metadata": {"\n": None}}]
+    assert (
+        upload(api, dataset, ndjson({"resource": odd, "job_id": odd, "annotations": notes})).status_code
+        == 200
+    )
+    entry = listed(api, dataset)[odd]
+    assert entry["job_id"] == odd
+    [note] = notes_of(api, entry["id"])
+    assert (note["dimensions"], note["annotation"], note["metadata"]) == (
+        {"k\t": "v\\"},
+        {"text": odd},
+        {"\n": None},
+    )

@@ -79,6 +79,15 @@ def _finite(text):
     return value
 
 
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+
+
+def parse(text):
+    """Parse strict JSON (no NaN/Infinity, finite numbers) with no bound on nesting but Python's
+    own (RecursionError); ``loads`` adds the bound. One decoder for every call."""
+    return _DECODER.decode(text)
+
+
 def loads(text, *, check_text=True):
     """Parse strict JSON: no NaN/Infinity, finite numbers, at most MAX_DEPTH levels of nesting.
 
@@ -87,10 +96,10 @@ def loads(text, *, check_text=True):
     members the server ignores, such as ``meta`` and ``links``, may hold any JSON string).
     """
     try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        value = parse(text)
     except RecursionError:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
-    if _depth(value) > MAX_DEPTH:
+    if depth(value) > MAX_DEPTH:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
     if check_text:
         where = bad_text(value, "")
@@ -99,7 +108,7 @@ def loads(text, *, check_text=True):
     return value
 
 
-def _depth(value):
+def depth(value):
     """Nesting depth of ``value`` (iterative, so any depth is safe)."""
     deepest, stack = 0, [(value, 0)]
     while stack:

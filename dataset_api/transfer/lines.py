@@ -5,7 +5,7 @@ turned into the values to store. Pure: no database, no HTTP."""
 import json
 import re
 
-from dataset_api.jsonapi.values import bad_text, loads, unstorable
+from dataset_api.jsonapi.values import MAX_DEPTH, bad_text, depth, loads, parse, unstorable
 
 MAX_LINE_BYTES = 1024 * 1024  # one line (or CSV record): a generous entry with its annotations
 MAX_ANNOTATIONS = 1000
@@ -43,8 +43,10 @@ class Line:
 
 def from_json(text):
     """Check one NDJSON line (its text, without the newline)."""
-    try:
-        record = loads(text, check_text=False)
+    try:  # the nesting bound applies to the annotations, the one member that nests
+        record = parse(text)
+    except RecursionError:
+        raise BadLine(f"The line is nested deeper than {MAX_DEPTH} levels.") from None
     except ValueError as exc:
         raise BadLine(f"The line is not JSON: {exc}.", code="parse_error") from None
     if not isinstance(record, dict):
@@ -85,6 +87,8 @@ def _annotations(items):
         raise BadLine("annotations must be an array.", "/annotations")
     if len(items) > MAX_ANNOTATIONS:
         raise BadLine(f"At most {MAX_ANNOTATIONS} annotations per entry.", "/annotations")
+    if depth(items) > MAX_DEPTH - 1:
+        raise BadLine(f"annotations are nested deeper than {MAX_DEPTH} levels.", "/annotations")
     checked = []
     for i, item in enumerate(items):
         at = f"/annotations/{i}"
