@@ -19,8 +19,9 @@ class Connection:
         """Send one request; return (status, body)."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        self.writer.write(f"{method} {path} HTTP/1.1\r\n{self.head}Content-Length: {len(body)}\r\n\r\n"
-                          .encode() + body)
+        self.writer.write(
+            f"{method} {path} HTTP/1.1\r\n{self.head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+        )
         head = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
         if "\r\ntransfer-encoding: chunked" in head:
             data = b""
@@ -36,6 +37,37 @@ class Connection:
         if self.writer is not None:
             self.writer.close()
         self.reader = self.writer = None
+
+
+def machine(url):
+    """The machine and database a run measured (``url``: PostgreSQL's, or empty for SQLite)."""
+    import os
+    import platform
+    import sqlite3
+
+    version = f"SQLite {sqlite3.sqlite_version} (WAL, synchronous=FULL)"
+    if url:
+        import psycopg2
+
+        conn = psycopg2.connect(url)
+        with conn.cursor() as cur:
+            cur.execute("select version()")
+            version = cur.fetchone()[0].split(" on ")[0]
+        conn.close()
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpu": f"{os.cpu_count()} cores ({cpu})",
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "database": version,
+    }
 
 
 def log_problems(paths):
@@ -67,3 +99,140 @@ def create_pg_database(admin_url, name):
 
 def drop_pg_database(admin_url, name):
     _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Server:
+    """``dataset-api serve`` started for a benchmark: its own data folder, secret and (when given)
+    database; stopped by its PID. ``rss()`` reads the memory of the master and its workers."""
+
+    def __init__(self, data_dir, database_url="", workers=2):
+        import secrets
+
+        self.data_dir, self.database_url, self.workers = data_dir, database_url, workers
+        self.secret = secrets.token_urlsafe(48)
+        self.log_path = Path(data_dir) / "server.log"
+        self.proc, self.port = None, None
+
+    def start(self, timeout=60):
+        import http.client
+        import os
+        import socket
+        import subprocess
+        import sys
+        import time
+
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DATABASE_URL", "DATASET_API_DATABASE_URL") and not k.startswith("DATASET_API_")
+        }
+        env.update(DATASET_API_DATA_DIR=str(self.data_dir), DATASET_API_JWT_SECRET=self.secret)
+        if self.database_url:
+            env["DATABASE_URL"] = self.database_url
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [
+                    Path(sys.executable).parent / "dataset-api",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    str(self.workers),
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                sys.exit(f"server exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/healthz")
+                ready = conn.getresponse().status == 200
+                conn.close()
+                if ready and len(self.pids()) > self.workers:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.2)
+        sys.exit(f"server not ready after {timeout}s")
+
+    def token(self, **claims):
+        from dataset_api.auth import tokens
+
+        return tokens.issue(
+            self.secret, **{"account_id": 1, "email": "bench@example.com", "role": "admin", **claims}
+        )
+
+    def pids(self):
+        """The master's PID and its workers'."""
+        try:
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        except OSError:
+            children = []
+        return [self.proc.pid, *map(int, children)]
+
+    def rss(self):
+        """{pid: resident set size in bytes} of the master and its workers."""
+        sizes = {}
+        for pid in self.pids():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+            sizes[pid] = kb * 1024
+        return sizes
+
+    def stop(self):
+        import os
+        import signal
+        import subprocess
+
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.kill(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+class PeakRss:
+    """Samples a server's memory every ``interval`` seconds in a thread, while in its ``with``:
+    the peak resident size of each process, and of the largest one."""
+
+    def __init__(self, server, interval=0.1):
+        import threading
+
+        self.server, self.interval = server, interval
+        self.baseline = server.rss()
+        self.peak = dict(self.baseline)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while not self._stop.wait(self.interval):
+            for pid, size in self.server.rss().items():
+                self.peak[pid] = max(self.peak.get(pid, 0), size)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def largest(self):
+        """(peak bytes, growth over its size before) of the process that grew most."""
+        pid = max(self.peak, key=lambda p: self.peak[p] - self.baseline.get(p, self.peak[p]))
+        return self.peak[pid], self.peak[pid] - self.baseline.get(pid, self.peak[pid])

@@ -22,12 +22,10 @@ import argparse
 import http.client
 import json
 import os
-import platform
 import secrets
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -51,19 +49,6 @@ WARMUP = 20  # unmeasured requests of each kind first (connections, caches, JIT-
 
 
 # --- the database and the server --------------------------------------------------------------
-
-def database_version(url):
-    if not url:
-        return f"SQLite {sqlite3.sqlite_version} (WAL, synchronous=FULL)"
-    import psycopg2
-
-    conn = psycopg2.connect(url)
-    with conn.cursor() as cur:
-        cur.execute("select version()")
-        version = cur.fetchone()[0].split(" on ")[0]
-    conn.close()
-    return version
-
 
 def free_port():
     with socket.socket() as s:
@@ -234,7 +219,7 @@ def run(args):
         return {"db": args.db, "n": args.n, "batch": args.batch,
                 "date": datetime.now(UTC).strftime("%Y-%m-%d"),
                 "seconds": seconds, "rates": rates, "ratio": rates["c"] / rates["a"],
-                "loadavg": [load_before, load_after], "machine": machine(url),
+                "loadavg": [load_before, load_after], "machine": benchkit.machine(url),
                 "log_problems": problems}
     finally:
         stop_server(proc)
@@ -245,13 +230,6 @@ def run(args):
 
 
 # --- the report ---------------------------------------------------------------------------------
-
-def machine(url):
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    return {"cpu": f"{os.cpu_count()} cores ({cpu})", "os": platform.platform(),
-            "python": platform.python_version(), "database": database_version(url)}
-
 
 def section(runs):
     ordered = sorted(runs.values(), key=lambda r: r["db"] != "sqlite")

@@ -27,8 +27,9 @@ def _authorize(dataset_id, user):
 
 def _run(dataset_id, user, raw, kind, on_conflict, partial):
     """Check and spool the upload ``raw``, then write it; return the response triple."""
-    outcome = importer.Outcome()
-    box = importer.spool(raw, kind, outcome)
+    outcome, size = importer.Outcome(), raw.seek(0, 2)
+    raw.seek(0)
+    box = importer.spool(raw, kind, outcome, in_memory=size <= SPOOL_IN_MEMORY)
     try:
         with db.connection_context():
             written = importer.write(dataset_id, user, box, on_conflict, partial, outcome)
@@ -53,5 +54,4 @@ async def import_dataset_entries(id, on_conflict="error", partial=False):
                 raw.write(chunk)
         except ClientDisconnect:  # nothing was written: the upload is read whole first
             raise ApiError("The client went away before the body was sent.", status=400) from None
-        raw.seek(0)
         return await run_in_threadpool(_run, id, user, raw, kind, on_conflict, partial)

@@ -65,13 +65,15 @@ class Outcome:
 # --- pass 1: parse, check, spool -------------------------------------------------------------------
 
 class Spool:
-    """Checked lines in a private SQLite file beside the upload (no journal, no fsync: it lives
-    for one request)."""
+    """Checked lines in a private SQLite database: in memory for a small upload, else in a file
+    beside the upload (no journal, no fsync: it lives for one request)."""
 
-    def __init__(self, directory=None):
-        fd, self.path = tempfile.mkstemp(prefix="import-", suffix=".db", dir=directory)
-        os.close(fd)
-        self.db = sqlite3.connect(self.path, isolation_level=None)
+    def __init__(self, in_memory=False, directory=None):
+        self.path = None
+        if not in_memory:
+            fd, self.path = tempfile.mkstemp(prefix="import-", suffix=".db", dir=directory)
+            os.close(fd)
+        self.db = sqlite3.connect(self.path or ":memory:", isolation_level=None)
         self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
                               "CREATE TABLE line (n INTEGER PRIMARY KEY, resource TEXT NOT NULL, "
                               "priority INTEGER NOT NULL, job_id TEXT, annotations TEXT); BEGIN")
@@ -114,7 +116,8 @@ class Spool:
 
     def close(self):
         self.db.close()
-        os.unlink(self.path)
+        if self.path:
+            os.unlink(self.path)
 
 
 def ndjson_lines(raw):
@@ -202,9 +205,10 @@ def _bounded(text):
         yield line
 
 
-def spool(raw, kind, outcome, directory=None):
-    """Check every line of the upload ``raw`` (``kind``: ndjson or csv) into a new Spool."""
-    box = Spool(directory)
+def spool(raw, kind, outcome, in_memory=False):
+    """Check every line of the upload ``raw`` (``kind``: ndjson or csv) into a new Spool (held
+    in memory when the upload is small: ``in_memory``)."""
+    box = Spool(in_memory)
     try:
         for n, line in (check_csv(raw) if kind == "csv" else check_ndjson(raw)):
             if isinstance(line, lines.BadLine):
