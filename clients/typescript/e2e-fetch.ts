@@ -8,6 +8,7 @@ type Entry = components['schemas']['Entry'];
 type RpcCreateCall = components['schemas']['RpcCreateCall'];
 type RpcIndexCall = components['schemas']['RpcIndexCall'];
 type RpcShowCall = components['schemas']['RpcShowCall'];
+type ImportLine = components['schemas']['ImportLine'];
 
 const baseUrl = env('DATASET_API_URL').replace(/\/+$/, '');
 const token = env('DATASET_API_TOKEN');
@@ -145,10 +146,23 @@ run('openapi-fetch', async (log) => {
   expectEqual('after review reviewed_by_id', approved.attributes.reviewed_by_id, 1);
   log(`entry ${approved.id} reviewed: ${approved.attributes.wf_step}`);
 
+  // The import's body is NDJSON: the lines typecheck as the spec's ImportLine, a bodySerializer writes them.
+  const lines: ImportLine[] = [
+    { resource: `s3://birds/${tag}/4.jpg`, priority: 4 },
+    { resource: `s3://birds/${tag}/5.jpg`, annotations: [{ dimensions: { x: 1, y: 2, w: 3, h: 4 }, annotation: { label: 'bird' } }] },
+  ];
+  const imported = expectStatus('POST /datasets/{id}/import', await api.POST('/datasets/{id}/import', {
+    params: { path: { id: dataset.id } },
+    body: lines,
+    headers: { 'Content-Type': 'application/x-ndjson' },
+    bodySerializer: (body: unknown) => (body as ImportLine[]).map((line) => `${JSON.stringify(line)}\n`).join(''),
+  }), 200);
+  expectEqual('import created', imported.meta.created, 2);
+
   const counted = expectStatus('GET /datasets/{id}', await api.GET('/datasets/{id}', {
     params: { path: { id: dataset.id } },
   }), 200).data;
-  expectEqual('dataset entries_total_count', counted.attributes.entries_total_count, 3);
+  expectEqual('dataset entries_total_count', counted.attributes.entries_total_count, 5);
   expectEqual('dataset entries_completed_count', counted.attributes.entries_completed_count, 1);
 
   // A refusal comes back as the error document the spec describes.
