@@ -6,6 +6,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+import tests.schemathesis_hooks  # noqa: F401 - serializers of the import's media types (NDJSON, CSV)
 from tests.conftest import token
 
 pytestmark = pytest.mark.contract
