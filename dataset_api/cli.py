@@ -1,4 +1,5 @@
-"""The ``dataset-api`` command: serve, migrate, token, recount, seed."""
+"""The ``dataset-api`` command: serve, migrate, token, recount, seed; import and export, the
+clients of a running server (dataset_api/client.py)."""
 
 import argparse
 import ctypes
@@ -260,6 +261,48 @@ def seed(args, config):
         print(demo.create(entries=args.entries))
 
 
+def bulk_import(args, config):
+    """Import a file through a server's HTTP API; the server's settings (``config``) play no part."""
+    from dataset_api import client
+
+    sys.exit(client.run_import(args))
+
+
+def bulk_export(args, config):
+    """Export a dataset through a server's HTTP API; the server's settings play no part."""
+    from dataset_api import client
+
+    sys.exit(client.run_export(args))
+
+
+def positive(text):
+    """argparse type: an integer of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
+def filter_pair(text):
+    """argparse type of ``--filter NAME=VALUE``: the query parameter ``filter[NAME]`` and its value."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return f"filter[{name}]", value
+
+
+def client_parser(sub, name, **kw):
+    """A client command's parser, with the options every client command takes."""
+    c = sub.add_parser(name, **kw)
+    c.add_argument("--url", default=os.environ.get("DATASET_API_URL", "http://127.0.0.1:8000"),
+                   help="the server (env DATASET_API_URL; default %(default)s)")
+    c.add_argument("--token", default=os.environ.get("DATASET_API_TOKEN"),
+                   help="bearer token (env DATASET_API_TOKEN)")
+    c.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                   help="draw the progress display even when stderr is not a terminal (default: only "
+                        "on a terminal)")
+    return c
+
+
 def parser():
     p = argparse.ArgumentParser(prog="dataset-api", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -283,6 +326,23 @@ def parser():
     d = sub.add_parser("seed", help="create a demo project, dataset and entries")
     d.add_argument("--entries", type=int, default=20)
     d.set_defaults(func=seed)
+    i = client_parser(sub, "import", help="import entries from an NDJSON or CSV file into a dataset")
+    i.add_argument("file", help="the file (.jsonl, .ndjson or .csv)")
+    i.add_argument("--dataset", required=True, help="dataset id")
+    i.add_argument("--format", choices=("ndjson", "csv"), help="default: from the file's extension")
+    i.add_argument("--on-conflict", choices=("error", "skip", "update"), default="error",
+                   help="an entry of the same resource exists (default: %(default)s)")
+    i.add_argument("--partial", action="store_true", help="write the good lines when some are refused")
+    i.add_argument("--chunk-size", type=positive, metavar="N",
+                   help="send N records per request, skipping those already there (resumable)")
+    i.set_defaults(func=bulk_import)
+    e = client_parser(sub, "export", help="export a dataset's entries to a file")
+    e.add_argument("--dataset", required=True, help="dataset id")
+    e.add_argument("--format", choices=("jsonl", "csv", "coco"), required=True)
+    e.add_argument("-o", "--output", required=True, metavar="FILE", help="written whole or not at all")
+    e.add_argument("--filter", type=filter_pair, action="append", default=[], metavar="NAME=VALUE",
+                   help="an entries filter, e.g. wf_step=done (repeat)")
+    e.set_defaults(func=bulk_export)
     return p
 
 
