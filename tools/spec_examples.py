@@ -220,7 +220,8 @@ def imports(s, dataset):
     path = f"/datasets/{dataset['id']}/import"
     lines = [
         {"resource": "s3://birds/0003.jpg", "priority": 2, "job_id": "upload-2026-11-29",
-         "annotations": [{"dimensions": {"x": 4, "y": 8, "w": 30, "h": 24}, "annotation": {"label": "bird"}}]},
+         "annotations": [{"dimensions": {"x": 4, "y": 8, "w": 30, "h": 24},
+                          "annotation": {"label": "bird"}}]},
         {"resource": "s3://birds/0004.jpg", "job_id": "upload-2026-11-29"},
     ]
     ndjson = "".join(json.dumps(line) + "\n" for line in lines)
@@ -228,7 +229,8 @@ def imports(s, dataset):
            example=lines)
     rows = [{"resource": "s3://birds/0004.jpg", "priority": 1, "job_id": "upload-2026-11-30"},
             {"resource": "s3://birds/0005.jpg", "priority": 0, "job_id": "upload-2026-11-30",
-             "annotations": [{"dimensions": {"x": 1, "y": 2, "w": 3, "h": 4}, "annotation": {"label": "nest"}}]}]
+             "annotations": [{"dimensions": {"x": 1, "y": 2, "w": 3, "h": 4},
+                              "annotation": {"label": "nest"}}]}]
     csv_text = ('resource,priority,job_id,annotations\n'
                 's3://birds/0004.jpg,1,upload-2026-11-30,\n'
                 's3://birds/0005.jpg,0,upload-2026-11-30,"[{""dimensions"": {""x"": 1, ""y"": 2, '
@@ -239,6 +241,21 @@ def imports(s, dataset):
     s.call("POST", path + "?partial=true", bad, "ImportPartial", content_type="application/x-ndjson")
     s.call("POST", path, bad.replace("0006", "0008").replace("0007", "0009"), "ImportRefused",
            content_type="application/x-ndjson", status=422)
+    exports(s, dataset)
+
+
+def exports(s, dataset):
+    """The dataset exported: every entry as NDJSON (recorded as the array of its lines, as the
+    schema describes it), those waiting at annotate as CSV (picked by Accept), and COCO."""
+    path = f"/datasets/{dataset['id']}/export"
+    for name, query, accept in (("ExportJsonl", "?format=jsonl", "application/x-ndjson"),
+                                ("ExportCsv", "?filter[wf_step]=annotate", "text/csv"),
+                                ("ExportCoco", "?format=coco", "application/json")):
+        resp = s.client.get(path + query, headers=dict(s.headers, Accept=accept))
+        if resp.status_code != 200:
+            sys.exit(f"GET {path}{query} -> {resp.status_code}: {resp.text}")
+        s.examples[name] = {"ExportJsonl": lambda text: [json.loads(line) for line in text.splitlines()],
+                            "ExportCsv": str, "ExportCoco": json.loads}[name](resp.text)
 
 
 def normalised(examples):

@@ -1,16 +1,17 @@
 """HTTP handlers of the import and export routes. The body of an import is copied to a
 temporary file as it arrives (never held in memory), then checked and written in a worker thread,
-on a pooled database connection."""
+on a pooled database connection; an export is read and encoded in a thread of its own, which
+feeds the streamed response (``exporter``)."""
 
 import tempfile
 
 from connexion import request
 from starlette.concurrency import run_in_threadpool
 
-from dataset_api.crud import current_user
+from dataset_api.crud import current_user, query_pairs
 from dataset_api.db import db
 from dataset_api.errors import MEDIA_TYPE
-from dataset_api.transfer import importer
+from dataset_api.transfer import exporter, importer
 
 SPOOL_IN_MEMORY = 1024 * 1024  # an upload this small stays in memory; a larger one goes to disk
 
@@ -51,3 +52,9 @@ async def import_dataset_entries(id, on_conflict="error", partial=False):
             raw.write(chunk)
         raw.seek(0)
         return await run_in_threadpool(_run, id, user, raw, kind, on_conflict, partial)
+
+
+async def export_dataset_entries(id, format=None):
+    """``GET /datasets/{id}/export``: 400/404/406 as JSON:API errors, then the export, streamed."""
+    export = exporter.Export(id, query_pairs(), format, request.headers.get("accept"))
+    return await exporter.respond(export)

@@ -237,7 +237,8 @@ class Writer:
 
     def stamp(self):
         """Creation times one microsecond apart in file order, so the queue (oldest first among
-        equal priorities) takes the entries in the order the file lists them."""
+        equal priorities) takes the entries in the order the file lists them, and an export lists
+        them (and each entry's annotations) in that order."""
         self.tick += 1
         return self.now + timedelta(microseconds=self.tick)
 
@@ -289,9 +290,10 @@ class Writer:
                 "status": "pending", "created_at": at, "updated_at": at, "version": 1}
 
     def _annotation(self, entry_id, values):
+        at = self.stamp()  # in file order too, so that an entry's annotations keep their order
         return {"id": uuid7(), "entry": entry_id, "dataset": self.dataset.id,
                 "project": self.dataset.project_id, "created_by_email": self.user.email,
-                "created_at": self.now, "updated_at": self.now, "version": 1, **values}
+                "created_at": at, "updated_at": at, "version": 1, **values}
 
     def _write(self, new, changes, annotations, replaced):
         insert_rows(Entry, self.entry_fields, new)
