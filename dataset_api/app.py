@@ -23,7 +23,12 @@ from dataset_api import errors, metrics, migrations, resources, spec
 from dataset_api.auth import tokens
 from dataset_api.config import Config, RequestState
 from dataset_api.db import bind, db, is_outage
-from dataset_api.jsonapi.validators import JsonApiBodyValidator, JsonApiParameterValidator, StreamedBody
+from dataset_api.jsonapi.validators import (
+    JsonApiBodyValidator,
+    JsonApiParameterValidator,
+    NdjsonResponseValidator,
+    StreamedBody,
+)
 from dataset_api.jsonrpc import endpoint
 from dataset_api.middleware import RPC_PATH, Gatekeeper, RequestLog
 
@@ -170,7 +175,9 @@ def create_app(config=None):
     app = AsyncApp(__name__, specification_dir=path.parent)
     validators = dict(VALIDATOR_MAP, parameter=JsonApiParameterValidator,
                       body=MediaTypeDict({"*/*json": JsonApiBodyValidator,
-                                          "application/x-ndjson": StreamedBody}))
+                                          "application/x-ndjson": StreamedBody}),
+                      response=MediaTypeDict({**VALIDATOR_MAP["response"],
+                                              "application/x-ndjson": NdjsonResponseValidator}))
     # Connexion's own spec routes would serve its inlined copy; spec.ServeSpec serves the file.
     ui = SwaggerUIOptions(serve_spec=False, spec_path="/openapi.json",
                           swagger_ui_config={"persistAuthorization": True})

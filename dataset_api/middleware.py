@@ -270,7 +270,7 @@ class RequestLog:
         # given here is the one it writes into.
         extensions = {**scope.get("extensions", {})}
         scope = {**scope, "extensions": extensions}
-        counted = []
+        counted, responded = [], []
 
         def count():
             if not counted:
@@ -283,6 +283,7 @@ class RequestLog:
         async def send_with_id(message):
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                responded.append(True)
                 message = dict(message, headers=[*message.get("headers", []),
                                                  (b"x-request-id", request_id.encode())])
             elif message["type"] == "http.response.body" and not message.get("more_body"):
@@ -293,8 +294,9 @@ class RequestLog:
             await self.app(scope, receive, send_with_id)
         except Exception:
             log.exception("unhandled error request_id=%s", request_id)
-            await send_error(send_with_id, ApiError("Internal server error."),
-                             )
+            if responded:  # a streamed response failed half-way: the server drops the connection
+                raise
+            await send_error(send_with_id, ApiError("Internal server error."))
         finally:
             count()
             log.info(json.dumps({

@@ -241,6 +241,21 @@ def imports(s, dataset):
     s.call("POST", path + "?partial=true", bad, "ImportPartial", content_type="application/x-ndjson")
     s.call("POST", path, bad.replace("0006", "0008").replace("0007", "0009"), "ImportRefused",
            content_type="application/x-ndjson", status=422)
+    exports(s, dataset)
+
+
+def exports(s, dataset):
+    """The dataset exported: every entry as NDJSON (recorded as the array of its lines, as the
+    schema describes it), those waiting at annotate as CSV (picked by Accept), and COCO."""
+    path = f"/datasets/{dataset['id']}/export"
+    for name, query, accept in (("ExportJsonl", "?format=jsonl", "application/x-ndjson"),
+                                ("ExportCsv", "?filter[wf_step]=annotate", "text/csv"),
+                                ("ExportCoco", "?format=coco", "application/json")):
+        resp = s.client.get(path + query, headers=dict(s.headers, Accept=accept))
+        if resp.status_code != 200:
+            sys.exit(f"GET {path}{query} -> {resp.status_code}: {resp.text}")
+        s.examples[name] = {"ExportJsonl": lambda text: [json.loads(line) for line in text.splitlines()],
+                            "ExportCsv": str, "ExportCoco": json.loads}[name](resp.text)
 
 
 def normalised(examples):

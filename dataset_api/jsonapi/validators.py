@@ -4,6 +4,10 @@ Parameters -> 400 with ``source.parameter``; bodies that break the schema -> 422
 ``source.pointer`` (the body has already been checked for media type, UTF-8 and JSON syntax).
 """
 
+import json
+
+from connexion.exceptions import NonConformingResponseBody
+from connexion.json_schema import Draft4ResponseValidator
 from connexion.utils import is_null, is_nullable
 from connexion.validators import JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, ValidationError
@@ -123,3 +127,34 @@ class StreamedBody:
 
     async def wrap_receive(self, receive, *, scope):
         return receive, scope
+
+
+class NdjsonResponseValidator:
+    """Response validation (``validate_responses``) of an NDJSON body, line by line against the
+    items of its array schema, as the lines pass: the body still streams (Connexion's JSON
+    validator would wait for the whole of it, then fail to parse it as one document)."""
+
+    def __init__(self, scope, *, schema, nullable=False, encoding="utf-8"):
+        self._validator = Draft4ResponseValidator(schema.get("items", {}),
+                                                  format_checker=Draft4Validator.FORMAT_CHECKER)
+        self._encoding = encoding
+
+    def wrap_send(self, send):
+        rest = b""
+
+        async def send_(message):
+            nonlocal rest
+            if message["type"] == "http.response.body":
+                done, _, rest = (rest + message.get("body", b"")).rpartition(b"\n")
+                if not message.get("more_body", False) and rest:
+                    raise NonConformingResponseBody(detail="The last NDJSON line has no newline.")
+                for line in done.split(b"\n") if done else ():
+                    self._check(json.loads(line.decode(self._encoding)))
+            await send(message)
+
+        return send_
+
+    def _check(self, line):
+        error = best_match(self._validator.iter_errors(line))
+        if error is not None:
+            raise NonConformingResponseBody(detail=f"An NDJSON line breaks its schema: {error.message}")

@@ -14,7 +14,12 @@ from contextlib import nullcontext
 
 from peewee import CharField, DateTimeField, IntegerField, Model
 
-from dataset_api.migrations import m0001_initial, m0002_entry_listing_index, m0003_entry_queue_index
+from dataset_api.migrations import (
+    m0001_initial,
+    m0002_entry_listing_index,
+    m0003_entry_queue_index,
+    m0004_entry_export_index,
+)
 
 log = logging.getLogger("dataset_api.migrations")
 
@@ -22,6 +27,7 @@ MIGRATIONS = [
     (1, "initial schema", m0001_initial.up),
     (2, "entry listing index", m0002_entry_listing_index.up),
     (3, "entry queue index", m0003_entry_queue_index.up),
+    (4, "entry export index", m0004_entry_export_index.up),
 ]
 
 

@@ -60,3 +60,6 @@ Entry.add_index(Entry.index(Entry.dataset, Entry.status, Entry.priority.desc(), 
 # order, so a claim reads one index entry whatever the dataset's size (migration 0003).
 Entry.add_index(Entry.index(Entry.dataset, Entry.wf_step, Entry.priority.desc(), Entry.created_at, Entry.id,
                             name="entry_queue", where=Entry.assigned_to_id.is_null()))
+# The export reads a dataset's entries in (created_at, id) order by keyset: each chunk a range of
+# this index (migration 0004).
+Entry.add_index(Entry.index(Entry.dataset, Entry.created_at, Entry.id, name="entry_dataset_created"))

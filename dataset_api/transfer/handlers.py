@@ -1,6 +1,7 @@
 """HTTP handlers of the import and export routes. The body of an import is copied to a
 temporary file as it arrives (never held in memory), then checked and written in a worker thread,
-on a pooled database connection."""
+on a pooled database connection; an export is read and encoded in a thread of its own, which
+feeds the streamed response (``exporter``)."""
 
 import tempfile
 
@@ -8,10 +9,10 @@ from connexion import request
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from dataset_api.crud import current_user
+from dataset_api.crud import current_user, query_pairs
 from dataset_api.db import db
 from dataset_api.errors import MEDIA_TYPE, ApiError
-from dataset_api.transfer import importer
+from dataset_api.transfer import exporter, importer
 
 SPOOL_IN_MEMORY = 1024 * 1024  # an upload this small stays in memory; a larger one goes to disk
 
@@ -55,3 +56,9 @@ async def import_dataset_entries(id, on_conflict="error", partial=False):
         except ClientDisconnect:  # nothing was written: the upload is read whole first
             raise ApiError("The client went away before the body was sent.", status=400) from None
         return await run_in_threadpool(_run, id, user, raw, kind, on_conflict, partial)
+
+
+async def export_dataset_entries(id, format=None):
+    """``GET /datasets/{id}/export``: 400/404/406 as JSON:API errors, then the export, streamed."""
+    export = exporter.Export(id, query_pairs(), format, request.headers.get("accept"))
+    return await exporter.respond(export)

@@ -293,13 +293,14 @@ class Writer:
         parents = {"dataset": dataset.id, "project": dataset.project_id, "version": 1}
         self.entries = Rows(Entry, {**parents, "wf_step": "annotate", "status": "pending"},
                             ("id", "resource", "priority", "job_id", "created_at", "updated_at"))
-        self.annotations = Rows(Annotation, {**parents, "created_by_email": user.email,
-                                             "created_at": self.now, "updated_at": self.now},
-                                ("id", "entry", "dimensions", "annotation", "metadata"))
+        self.annotations = Rows(Annotation, {**parents, "created_by_email": user.email},
+                                ("id", "entry", "dimensions", "annotation", "metadata", "created_at",
+                                 "updated_at"))
 
     def stamp(self):
         """Creation times one microsecond apart in file order, so the queue (oldest first among
-        equal priorities) takes the entries in the order the file lists them."""
+        equal priorities) takes the entries in the order the file lists them, and an export lists
+        them (and each entry's annotations) in that order."""
         self.tick += 1
         return self.now + timedelta(microseconds=self.tick)
 
@@ -331,9 +332,10 @@ class Writer:
                 if notes is not None:
                     replaced.append(entry_id)
             if notes is not None:
-                for note in json.loads(notes):
+                for note in json.loads(notes):  # stamped in file order too: they keep their order
+                    at = self.stamp()
                     self.annotations.add(uuid7(), entry_id, lines.dump(note["dimensions"]),
-                                         lines.dump(note["annotation"]), lines.dump(note["metadata"]))
+                                         lines.dump(note["annotation"]), lines.dump(note["metadata"]), at, at)
         if dry:
             self.entries.rows, self.annotations.rows = [], []
             return

@@ -1,0 +1,163 @@
+"""The export: a dataset's entries (those the caller could list, with the index's filters) and
+their annotations, read in one snapshot and streamed with constant memory.
+
+One thread per export holds one pooled connection and one read transaction (PostgreSQL:
+REPEATABLE READ, READ ONLY; SQLite: a deferred transaction, which never takes the write lock and
+reads one WAL snapshot). It reads CHUNK entries at a time by keyset on (created_at, id), their
+annotations with one query per chunk, encodes them (``formats``) and hands byte pieces to the
+response through a bounded channel (``stream``): a slow client holds the thread back, one that
+goes away (or reads nothing for ``stream.STALL_SECONDS``) stops it, and its connection goes back
+to the pool.
+"""
+
+import json
+from contextlib import contextmanager
+
+from peewee import SQL, NodeList, Tuple
+
+from dataset_api import metrics, store
+from dataset_api.db import db, is_postgresql
+from dataset_api.errors import ApiError, InvalidQuery
+from dataset_api.jsonapi import build, query
+from dataset_api.jsonapi.values import render_timestamp
+from dataset_api.models import Annotation, Entry, utcnow
+from dataset_api.resources.datasets import DATASETS
+from dataset_api.resources.entries import ENTRIES
+from dataset_api.transfer import formats, stream
+
+CHUNK = 1000  # entries per keyset query; memory holds one chunk and its annotations
+ENTRY_COLUMNS = (Entry.id, Entry.resource, Entry.priority, Entry.job_id, Entry.wf_step, Entry.status,
+                 Entry.assigned_to_id, Entry.submitted_by_id, Entry.reviewed_by_id, Entry.error_message,
+                 Entry.created_at, Entry.updated_at)
+ENTRY_NAMES = [field.name for field in ENTRY_COLUMNS]
+CREATED_AT = ENTRY_NAMES.index("created_at")
+ANNOTATION_COLUMNS = (Annotation.entry, Annotation.id, Annotation.dimensions, Annotation.annotation,
+                      Annotation.metadata, Annotation.created_by_email, Annotation.created_at,
+                      Annotation.updated_at)
+
+
+@contextmanager
+def snapshot():
+    """One read-only transaction: every chunk sees the database as it was at the first read."""
+    if is_postgresql():
+        with db.atomic(isolation_level="REPEATABLE READ"):
+            db.execute_sql("SET TRANSACTION READ ONLY")
+            yield
+    else:
+        with db.atomic(lock_type="DEFERRED"):
+            yield
+
+
+def records(select):
+    """Chunks of export lines (dicts, ``formats``' input) of the entries ``select`` finds, ordered
+    by (created_at, id); each entry's annotations ordered the same way."""
+    after = None
+    while True:
+        rows = _fetch(page(select, after))
+        if not rows:
+            return
+        after = (rows[-1][CREATED_AT], rows[-1][0])  # as stored, as the next query compares
+        notes = _annotations([row[0] for row in rows])
+        chunk = []
+        for row in rows:
+            record = dict(zip(ENTRY_NAMES, row, strict=True))
+            record["created_at"] = render_timestamp(record["created_at"])
+            record["updated_at"] = render_timestamp(record["updated_at"])
+            record["annotations"] = notes.get(record["id"], [])
+            chunk.append(record)
+        yield chunk
+        if len(rows) < CHUNK:
+            return
+
+
+def page(select, after):
+    """The query of the chunk after ``after`` ((created_at, id) as stored; None: the first), which
+    the index ``entry_dataset_created`` answers in order (migration 0004)."""
+    select = select.order_by(Entry.created_at, Entry.id).limit(CHUNK)
+    if after is None:
+        return select
+    # a row-value comparison: both databases seek it in the index, where an OR would be filtered
+    return select.where(Tuple(Entry.created_at, Entry.id) > Tuple(*after))
+
+
+def _fetch(select):
+    """The rows of ``select`` as the driver gives them: peewee's per-row conversion would cost
+    more than the query. Timestamps come as text (SQLite) or datetimes, JSON as text (SQLite) or
+    parsed (PostgreSQL's drivers parse jsonb)."""
+    return db.execute(select).fetchall()
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _annotations(entry_ids):
+    """{entry id: [annotation, …]} of the entries' annotations (any annotation of an entry the
+    caller can read is readable: the annotations' read scope says so), one query."""
+    found = {}
+    # the list as one SQL fragment: peewee builds a node per value of in_(), more than the query costs
+    listed = SQL(f"IN ({', '.join([db.param] * len(entry_ids))})", entry_ids)
+    select = (Annotation.select(*ANNOTATION_COLUMNS).where(NodeList((Annotation.entry, listed)))
+              .order_by(Annotation.entry, Annotation.created_at, Annotation.id))
+    for entry_id, note_id, dimensions, annotation, metadata, email, created, updated in _fetch(select):
+        found.setdefault(entry_id, []).append({
+            "id": note_id, "dimensions": _json(dimensions), "annotation": _json(annotation),
+            "metadata": _json(metadata), "created_by_email": email,
+            "created_at": render_timestamp(created), "updated_at": render_timestamp(updated)})
+    return found
+
+
+class Export:
+    """What to export: the dataset, the index's filters (parsed, so a bad one is the index's 400),
+    the ``format`` asked for (None: from ``accept``)."""
+
+    def __init__(self, dataset_id, pairs, format, accept):
+        self.dataset_id, self.format, self.accept = dataset_id, format, accept
+        self.filters = query.parse(ENTRIES, [(k, v) for k, v in pairs if k.startswith("filter[")]).filters
+
+    def _format(self, dataset):
+        image = dataset.modality == "image"
+        if self.format == "coco" and not image:
+            raise InvalidQuery(f"COCO is for image datasets; this one's modality is {dataset.modality!r}.",
+                               parameter="format")
+        name = self.format or formats.negotiate(self.accept, image)
+        if name is None:
+            raise ApiError("Accept allows none of the export's formats (COCO, application/json, is for "
+                           "image datasets).", status=406)
+        return name
+
+    def run(self, put):
+        """Check, then export through ``put``: first (format name, dataset id), then byte pieces."""
+        with db.connection_context(), snapshot():
+            metrics.sample_pool()
+            dataset = store.get_or_404(DATASETS, self.dataset_id)
+            name = self._format(dataset)
+            select = build.filtered(Entry, store.scope(ENTRIES, Entry.select(*ENTRY_COLUMNS)),
+                                    self.filters).where(Entry.dataset == dataset.id)
+            writer = formats.encoder(name, dataset, render_timestamp(utcnow()))
+            try:
+                put((name, str(dataset.id)))
+                pieces = formats.Pieces()
+                for text in _texts(writer, select):
+                    if (piece := pieces.add(text)) is not None:
+                        put(piece)
+                if (piece := pieces.flush()) is not None:
+                    put(piece)
+            finally:
+                writer.close()
+
+
+def _texts(writer, select):
+    yield writer.head()
+    for chunk in records(select):
+        yield from writer.chunk(chunk)
+    yield from writer.tail()
+
+
+async def respond(export):
+    """Start ``export`` in its thread; return its streaming response once it has passed its checks,
+    or raise what stopped it (404, 400, 406, a database error) as a normal error."""
+    (name, dataset_id), channel = await stream.start(export.run, f"export-{export.dataset_id}")
+    _, media, extension = next(f for f in formats.FORMATS if f[0] == name)
+    return stream.ChannelResponse(channel, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="{dataset_id}.{extension}"'})
