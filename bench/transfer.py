@@ -129,6 +129,7 @@ def million(client, server, project, tmp, n=1_000_000):
     with open(path, "wb") as out:
         for first in range(0, n, 10000):
             out.write(lines(first, min(10000, n - first), "million", annotated=True))
+    client.conn.close()  # writing the file outlasted the server's keep-alive: a new connection
     dataset = client.make("datasets", project_id=project, name="million", modality="image")
     with open(path, "rb") as body, benchkit.PeakRss(server) as rss:
         client.conn.blocksize = 1 << 16

@@ -19,6 +19,8 @@ build leaves an invalid index, dropped and built again on the next run.
 
 from peewee import BigIntegerField, CharField, DateTimeField, IntegerField, Model
 
+from dataset_api.migrations.indexes import build_index, is_postgresql
+
 TRANSACTIONAL = False
 NAME = "entry_queue"
 DROPPED = ("entry_dataset_id_wf_step_assigned_to_id_priority_created_at", "entry_dataset_id_status",
@@ -44,18 +46,7 @@ def queue_index():
 
 def up(database):
     with database.bind_ctx([Entry]):
-        if "Postgres" not in database.__class__.__name__:
-            with database.atomic():
-                database.execute(queue_index())
-                for name in DROPPED:
-                    database.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
-            return
-        valid = database.execute_sql(
-            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-            "WHERE c.relname = %s AND c.relnamespace = current_schema()::regnamespace", (NAME,)).fetchone()
-        if valid is not None and not valid[0]:  # left invalid by an interrupted build
-            database.execute_sql(f'DROP INDEX CONCURRENTLY IF EXISTS "{NAME}"')
-        sql, params = database.get_sql_context().sql(queue_index()).query()
-        database.execute_sql(sql.replace("CREATE INDEX", "CREATE INDEX CONCURRENTLY", 1), params)
+        build_index(database, queue_index(), NAME)
+        drop = "DROP INDEX CONCURRENTLY IF EXISTS" if is_postgresql(database) else "DROP INDEX IF EXISTS"
         for name in DROPPED:
-            database.execute_sql(f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"')
+            database.execute_sql(f'{drop} "{name}"')

@@ -11,6 +11,8 @@ the columns the index reads.
 
 from peewee import CharField, DateTimeField, Model
 
+from dataset_api.migrations.indexes import build_index
+
 TRANSACTIONAL = False
 NAME = "entry_dataset_created"
 
@@ -30,14 +32,4 @@ def export_index():
 
 def up(database):
     with database.bind_ctx([Entry]):
-        if "Postgres" not in database.__class__.__name__:
-            with database.atomic():
-                database.execute(export_index())
-            return
-        valid = database.execute_sql(
-            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-            "WHERE c.relname = %s AND c.relnamespace = current_schema()::regnamespace", (NAME,)).fetchone()
-        if valid is not None and not valid[0]:  # left invalid by an interrupted build
-            database.execute_sql(f'DROP INDEX CONCURRENTLY IF EXISTS "{NAME}"')
-        sql, params = database.get_sql_context().sql(export_index()).query()
-        database.execute_sql(sql.replace("CREATE INDEX", "CREATE INDEX CONCURRENTLY", 1), params)
+        build_index(database, export_index(), NAME)
