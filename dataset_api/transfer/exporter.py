@@ -42,6 +42,9 @@ def snapshot():
     if is_postgresql():
         with db.atomic(isolation_level="REPEATABLE READ"):
             db.execute_sql("SET TRANSACTION READ ONLY")
+            # each chunk must read the index in order: before the table has statistics (right
+            # after a bulk import) the planner sorts the rest of the dataset for every chunk
+            db.execute_sql("SET LOCAL enable_sort = off")
             yield
     else:
         with db.atomic(lock_type="DEFERRED"):

@@ -31,6 +31,7 @@ from dataset_api.transfer import lines
 from dataset_api.workflow import counters
 
 CHUNK = 2000  # spooled lines per SELECT and per batch of INSERTs
+ANALYZE_AFTER = 10000  # rows an import writes before PostgreSQL's statistics are refreshed
 MAX_LISTED = 1000  # bad lines listed in an answer; meta.error_count counts them all
 DUPLICATE = "An entry with this resource already exists in the dataset."
 
@@ -290,6 +291,7 @@ class Writer:
         self.dataset, self.on_conflict, self.outcome = dataset, on_conflict, outcome
         self.now = utcnow()
         self.tick = 0
+        self.written = 0  # rows inserted
         parents = {"dataset": dataset.id, "project": dataset.project_id, "version": 1}
         self.entries = Rows(Entry, {**parents, "wf_step": "annotate", "status": "pending"},
                             ("id", "resource", "priority", "job_id", "created_at", "updated_at"))
@@ -339,6 +341,7 @@ class Writer:
         if dry:
             self.entries.rows, self.annotations.rows = [], []
             return
+        self.written += len(self.entries.rows) + len(self.annotations.rows)
         self.entries.insert()
         if changes:
             db.cursor().executemany(_update_sql(), changes)
@@ -378,4 +381,8 @@ def write(dataset_id, user, box, on_conflict, partial, outcome):
             return False
         if outcome.created:
             counters.shift(dataset.id, total=outcome.created)
+    if is_postgresql() and writer.written >= ANALYZE_AFTER:
+        # as after any bulk load: the planner's statistics of the tables, so that the next queries
+        # (an export's ordered reads, the index's pages) are planned for what is there now
+        db.execute_sql('ANALYZE "entry", "annotation"')
     return True
