@@ -105,10 +105,11 @@ class Server:
     """``dataset-api serve`` started for a benchmark: its own data folder, secret and (when given)
     database; stopped by its PID. ``rss()`` reads the memory of the master and its workers."""
 
-    def __init__(self, data_dir, database_url="", workers=2):
+    def __init__(self, data_dir, database_url="", workers=2, env=None, args=()):
         import secrets
 
         self.data_dir, self.database_url, self.workers = data_dir, database_url, workers
+        self.env, self.args = dict(env or {}), list(args)
         self.secret = secrets.token_urlsafe(48)
         self.log_path = Path(data_dir) / "server.log"
         self.proc, self.port = None, None
@@ -126,7 +127,7 @@ class Server:
             for k, v in os.environ.items()
             if k not in ("DATABASE_URL", "DATASET_API_DATABASE_URL") and not k.startswith("DATASET_API_")
         }
-        env.update(DATASET_API_DATA_DIR=str(self.data_dir), DATASET_API_JWT_SECRET=self.secret)
+        env.update(DATASET_API_DATA_DIR=str(self.data_dir), DATASET_API_JWT_SECRET=self.secret, **self.env)
         if self.database_url:
             env["DATABASE_URL"] = self.database_url
         with socket.socket() as s:
@@ -143,6 +144,7 @@ class Server:
                     str(self.port),
                     "--workers",
                     str(self.workers),
+                    *self.args,
                 ],
                 env=env,
                 stdout=log,
@@ -236,3 +238,19 @@ class PeakRss:
         """(peak bytes, growth over its size before) of the process that grew most."""
         pid = max(self.peak, key=lambda p: self.peak[p] - self.baseline.get(p, self.peak[p]))
         return self.peak[pid], self.peak[pid] - self.baseline.get(pid, self.peak[pid])
+
+
+def footer(ordered, logs, rerun):
+    """The closing lines of a benchmark's section: each run's machine and load, the error lines its
+    ``logs`` (a phrase: "server logs") held, and how to run it again (``rerun``, markdown)."""
+    out = ["", "Set-up:", ""]
+    for r in ordered:
+        m = r["machine"]
+        out.append(
+            f"- {r['db']}, {r['date']}: {m['cpu']}; {m['os']}; Python {m['python']}; {m['database']}; "
+            f"load average {r['loadavg'][0]:.1f} before, {r['loadavg'][1]:.1f} after"
+        )
+    problems = [f"- {r['db']}: {p}" for r in ordered for p in r["log_problems"]]
+    return [*out, "", f"Error lines in the {logs}: " + ("none." if not problems else ""), *problems, "",
+            rerun, ""]
+

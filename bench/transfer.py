@@ -263,24 +263,12 @@ def section(runs):
                 f"≥ {EXPORT_GOAL:,} {verdict(exp['rate'], EXPORT_GOAL)} | {exp['rss_growth_mb']:.1f} MB "
                 f"| < {EXPORT_RSS_MB} MB {verdict(exp['rss_growth_mb'], EXPORT_RSS_MB, False)} |"
             )
-    out += ["", "Set-up:", ""]
-    for r in ordered:
-        m = r["machine"]
-        out.append(
-            f"- {r['db']}, {r['date']}: {m['cpu']}; {m['os']}; Python {m['python']}; {m['database']}; "
-            f"load average {r['loadavg'][0]:.1f} before, {r['loadavg'][1]:.1f} after"
-        )
-    problems = [f"- {r['db']}: {p}" for r in ordered for p in r["log_problems"]]
-    out += [
-        "",
-        "Error lines in the server logs: " + ("none." if not problems else ""),
-        *problems,
-        "",
+    return out + benchkit.footer(
+        ordered,
+        "server logs",
         "Re-run: `python bench/transfer.py --db sqlite --million` and `python bench/transfer.py --db "
         "postgresql --million` (creates and drops its own `transferbench_<random>` database).",
-        "",
-    ]
-    return out
+    )
 
 
 def main():

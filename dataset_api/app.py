@@ -23,6 +23,7 @@ from dataset_api import errors, metrics, migrations, resources, spec
 from dataset_api.auth import tokens
 from dataset_api.config import Config, RequestState
 from dataset_api.db import bind, db, is_outage
+from dataset_api.events import outbox
 from dataset_api.jsonapi.validators import (
     JsonApiBodyValidator,
     JsonApiParameterValidator,
@@ -162,6 +163,7 @@ def configure(config):
                     busy_timeout_ms=config.sqlite_busy_timeout_ms, pool_size=config.pg_pool_size)
     if config.is_default_sqlite:
         migrations.migrate(database)
+    outbox.configure(redis=config.redis_url)
 
 
 def create_app(config=None):

@@ -1,18 +1,17 @@
-"""The ``dataset-api`` command: serve, migrate, token, recount, seed; import and export, the
-clients of a running server (dataset_api/client.py)."""
+"""The ``dataset-api`` command: serve, worker, migrate, token, recount, seed; import and export,
+the clients of a running server (dataset_api/client.py)."""
 
 import argparse
-import ctypes
 import functools
 import glob
 import logging
 import os
 import re
-import signal
 import sys
 import urllib.parse
 
 from dataset_api.config import Config
+from dataset_api.processes import die_with_parent
 from dataset_api.registry import IncompleteResource
 
 # Request targets: the app refuses those over middleware.MAX_TARGET_BYTES (64 KiB) with a JSON:API
@@ -24,22 +23,6 @@ HEAD_BUFFER_BYTES = URL_BUFFER_BYTES + 2 * 64 * 1024
 LINGER_BYTES, LINGER_SECONDS = 16 * 1024 * 1024, 2  # after refusing, read on (and drop) at most
 PARSE_URL_MAX = 2**16 - 1  # httptools.parse_url refuses longer URLs (its offsets are 16-bit)
 _ABSOLUTE_FORM = re.compile(rb"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
-
-
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def die_with_parent(parent_pid):
-    """Have the kernel send this process SIGTERM when its parent dies (``prctl(PR_SET_PDEATHSIG)``),
-    so a worker never outlives a killed master and keeps its port from the next ``serve``; stop at
-    once if the parent is already gone. Elsewhere than Linux, gunicorn's own checks are all there is."""
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return
-    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent_pid:
-        os.kill(os.getpid(), signal.SIGTERM)
 
 
 @functools.cache
@@ -217,7 +200,29 @@ def serve(args, config):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(os.getpid())
-    server.run()
+    child = delivery_worker() if args.worker else None
+    try:
+        server.run()
+    finally:
+        if child is not None:
+            child.terminate()
+            child.wait(30)
+
+
+def delivery_worker():
+    """Start ``dataset-api worker`` as a child of this process; it stops when this process ends
+    (SIGTERM from here, or from the kernel if this process is killed)."""
+    import subprocess
+
+    return subprocess.Popen([sys.executable, "-m", "dataset_api", "worker", "--parent-pid",
+                             str(os.getpid())])
+
+
+def worker(args, config):
+    """Deliver events to webhooks and Redis until stopped (docs/events.md)."""
+    from dataset_api.events import worker as delivery
+
+    delivery.main(config, parent_pid=args.parent_pid)
 
 
 def migrate(args, config):
@@ -310,7 +315,13 @@ def parser():
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=int(os.environ.get("DATASET_API_PORT", 8000)))
     s.add_argument("--workers", type=int, default=int(os.environ.get("DATASET_API_WORKERS", 2)))
+    s.add_argument("--worker", action=argparse.BooleanOptionalAction, default=True,
+                   help="run the event delivery worker as a child process (default: yes; --no-worker "
+                        "when `dataset-api worker` runs elsewhere)")
     s.set_defaults(func=serve)
+    w = sub.add_parser("worker", help="deliver events to webhooks and Redis (docs/events.md)")
+    w.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
+    w.set_defaults(func=worker)
     sub.add_parser("migrate", help="apply pending schema migrations").set_defaults(func=migrate)
     t = sub.add_parser("token", help="print a signed token for the data folder's secret")
     t.add_argument("--account-id", type=int, required=True)

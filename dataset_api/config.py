@@ -10,6 +10,15 @@ def _int(env, name, default):
     return int(value) if value not in (None, "") else default
 
 
+def _float(env, name, default):
+    value = env.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+def _flag(env, name):
+    return (env.get(name) or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 @dataclass(frozen=True)
 class Config:
     data_dir: str = "data"
@@ -29,6 +38,18 @@ class Config:
     resource_modules: tuple = ()  # modules declaring resources beyond the built-in ones
     spec_path: str = ""  # the document to route and serve; empty: the packaged openapi.yaml
     metrics_dir: str = ""  # `serve`: the workers' Prometheus files; empty: <data_dir>/metrics
+    # events (docs/events.md)
+    redis_url: str = ""  # publish every event to Redis; empty: no Redis
+    redis_prefix: str = ""  # put before every channel and stream name
+    redis_stream_maxlen: int = 100_000  # the dataset:events stream keeps about this many
+    event_retention_seconds: int = 7 * 24 * 3600  # then an event and its deliveries are purged
+    webhook_allow_private: bool = False  # deliver to private, loopback and link-local addresses
+    webhook_timeout_seconds: float = 10.0  # one delivery attempt, connect to last byte
+    webhook_retry_seconds: float = 5.0  # the first retry's delay; doubled per attempt, with jitter
+    webhook_retry_max_seconds: float = 3600.0  # the longest delay between two attempts
+    webhook_disable_after_seconds: int = 3 * 24 * 3600  # failing this long without a success
+    worker_poll_seconds: float = 0.5  # the worker looks for due work this often when idle
+    worker_concurrency: int = 8  # deliveries in flight per worker process
     extra: dict = field(default_factory=dict)
 
     @property
@@ -61,6 +82,18 @@ class Config:
             public_url=env.get("DATASET_API_PUBLIC_URL") or "",
             trusted_proxies=env.get("DATASET_API_TRUSTED_PROXIES") or "",
             metrics_dir=env.get("DATASET_API_METRICS_DIR") or "",
+            redis_url=env.get("DATASET_API_REDIS_URL") or "",
+            redis_prefix=env.get("DATASET_API_REDIS_PREFIX") or "",
+            redis_stream_maxlen=_int(env, "DATASET_API_REDIS_STREAM_MAXLEN", 100_000),
+            event_retention_seconds=_int(env, "DATASET_API_EVENT_RETENTION_SECONDS", 7 * 24 * 3600),
+            webhook_allow_private=_flag(env, "DATASET_API_WEBHOOK_ALLOW_PRIVATE"),
+            webhook_timeout_seconds=_float(env, "DATASET_API_WEBHOOK_TIMEOUT_SECONDS", 10.0),
+            webhook_retry_seconds=_float(env, "DATASET_API_WEBHOOK_RETRY_SECONDS", 5.0),
+            webhook_retry_max_seconds=_float(env, "DATASET_API_WEBHOOK_RETRY_MAX_SECONDS", 3600.0),
+            webhook_disable_after_seconds=_int(env, "DATASET_API_WEBHOOK_DISABLE_AFTER_SECONDS",
+                                               3 * 24 * 3600),
+            worker_poll_seconds=_float(env, "DATASET_API_WORKER_POLL_SECONDS", 0.5),
+            worker_concurrency=_int(env, "DATASET_API_WORKER_CONCURRENCY", 8),
         )
         values.update(overrides)
         return cls(**values)

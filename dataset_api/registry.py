@@ -21,6 +21,7 @@ OPERATORS = {
     "timestamp": ORDERED_OPS,
     "object": ("", "exists"),
     "array": ("", "exists"),
+    "boolean": ("",),
 }
 
 
@@ -29,7 +30,7 @@ class Attr:
     """One attribute of a resource as the API shows it."""
 
     name: str
-    kind: str  # id | string | integer | number | timestamp | object | array
+    kind: str  # id | string | integer | number | timestamp | object | array | boolean
     required: bool = False  # must be given on create
     readonly: bool = False  # set by the server; ignored when sent
     create_only: bool = False  # may be given on create, ignored afterwards
@@ -99,6 +100,12 @@ class Resource:
     after_delete: Callable | None = None
     permit_context: Callable = _project_of
     unique: dict = field(default_factory=dict)  # column of a unique constraint -> 409 detail
+    # events (docs/events.md): created, updated and deleted, and these kinds besides; ``events``
+    # False for a resource whose changes are never published (webhooks: a secret must not travel)
+    events: bool = True
+    extra_events: tuple = ()
+    event_context: Callable | None = None  # row -> the ids its events name, beyond its own columns
+    read_only: bool = False  # records made by the server: only list and show routes
 
     @property
     def attributes(self):
@@ -169,10 +176,10 @@ def problems(resource):
         found.append("no model")
     if not callable(resource.visible):
         found.append("no read scope (visible)")
-    if not callable(resource.before_create):
+    if not callable(resource.before_create) and not resource.read_only:
         found.append("no create rule (before_create)")
     found += [f"no write permission for {action!r} (write)" for action in ACTIONS
-              if action not in resource.write]
+              if action not in resource.write and not resource.read_only]
     found += [f"unknown write rule {rule!r} for {action!r}" for action, rule in resource.write.items()
               if rule not in WRITE_RULES]
     for name, target in [*((n, p.resource) for n, p in resource.parents.items()),
@@ -236,7 +243,7 @@ def disagreements(resource, document):
     paths = document.get("paths", {})
     show = paths.get(f"/{resource.name}/{{id}}", {}).get("get")
     create = paths.get(f"/{resource.name}", {}).get("post")
-    if show is None or create is None:
+    if show is None or (create is None and not resource.read_only):
         return [f"openapi.yaml has no GET /{resource.name}/{{id}} or POST /{resource.name}"]
     found = []
     record = _at(document, show, "responses", "200", "content", MEDIA, "schema", "properties", "data")
@@ -251,6 +258,19 @@ def disagreements(resource, document):
     if related != {*resource.parents, *resource.includes}:
         found.append(f"relationships {sorted({*resource.parents, *resource.includes})} but openapi.yaml "
                      f"shows {sorted(related)}")
+    if create is not None:  # a read-only resource has no create
+        found += _create_disagreements(resource, document, create)
+    for parameter in show.get("parameters", []):
+        parameter = _at(document, parameter)
+        if parameter.get("name") == "included":
+            listed = _at(document, parameter, "schema", "items").get("enum", [])
+            if tuple(listed) != resource.include_paths:
+                found.append(f"include paths {list(resource.include_paths)} but openapi.yaml says {listed}")
+    return found
+
+
+def _create_disagreements(resource, document, create):
+    found = []
     sent = _at(document, create, "requestBody", "content", MEDIA, "schema", "properties", "data",
                "properties", "attributes")
     required = {name for name, attr in resource.attributes.items() if attr.required}
@@ -261,10 +281,4 @@ def disagreements(resource, document):
         attr = resource.attributes.get(name)
         if attr is None or attr.readonly != bool(_at(document, schema).get("readOnly")):
             found.append(f"{name} on create: {'undeclared' if attr is None else 'read-only differs'}")
-    for parameter in show.get("parameters", []):
-        parameter = _at(document, parameter)
-        if parameter.get("name") == "included":
-            listed = _at(document, parameter, "schema", "items").get("enum", [])
-            if tuple(listed) != resource.include_paths:
-                found.append(f"include paths {list(resource.include_paths)} but openapi.yaml says {listed}")
     return found

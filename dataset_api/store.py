@@ -6,6 +6,7 @@ from peewee import AutoField, ForeignKeyField, IntegrityError, JSONField, chunke
 from dataset_api.auth import permissions
 from dataset_api.db import db, is_postgresql, is_sqlite
 from dataset_api.errors import Conflict, Forbidden, NotFound, PreconditionFailed
+from dataset_api.events import outbox
 from dataset_api.jsonapi import build
 from dataset_api.jsonapi.values import unstorable
 from dataset_api.models import utcnow
@@ -76,7 +77,9 @@ def insert(resource, values, user, client_id=None):
             values["id"] = client_id
         row = _write(resource, lambda: model.create(**values))
         _hook(resource.after_create, resource, row)
-    return model.get_by_id(row.id)
+        row = model.get_by_id(row.id)
+        outbox.record(resource, "created", row, outbox.written(resource, row, values))
+    return row
 
 
 def change(resource, resource_id, values, user, precondition=None):
@@ -95,7 +98,9 @@ def change(resource, resource_id, values, user, precondition=None):
         if _write(resource, stmt.execute) == 0:
             raise PreconditionFailed("The resource changed since you read it (If-Match).",
                                      code="stale_version")
-    return model.get_by_id(row.id)
+        row = model.get_by_id(row.id)
+        outbox.record(resource, "updated", row, outbox.written(resource, row, values))
+    return row
 
 
 def remove(resource, resource_id, user, precondition=None):
@@ -115,6 +120,7 @@ def remove(resource, resource_id, user, precondition=None):
             raise PreconditionFailed("The resource changed since you read it (If-Match).",
                                      code="stale_version")
         _hook(resource.after_delete, resource, row)
+        outbox.record(resource, "deleted", row)
 
 
 def _hook(function, *args):

@@ -81,11 +81,19 @@ def dedicated_database():
         admin.close()
 
 
+def is_delivery_worker(pid):
+    """True when ``pid`` runs ``dataset-api worker`` (``python -m dataset_api worker``)."""
+    try:
+        return b"dataset_api\0worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 class Server:
     """``dataset-api serve`` in a subprocess, with its own data folder, secret and database."""
 
-    def __init__(self, data_dir, database_url="", workers=2, env=None):
-        self.data_dir, self.database_url = Path(data_dir), database_url
+    def __init__(self, data_dir, database_url="", workers=2, env=None, args=()):
+        self.data_dir, self.database_url, self.args = Path(data_dir), database_url, tuple(args)
         self.n_workers, self.extra_env = workers, dict(env or {})
         self.log_path = self.data_dir / "server.log"
         self.proc, self.port = None, None
@@ -107,7 +115,7 @@ class Server:
             with open(self.log_path, "ab") as log:
                 self.proc = subprocess.Popen(
                     [Path(sys.executable).parent / "dataset-api", "serve", "--host", "127.0.0.1",
-                     "--port", str(self.port), "--workers", str(self.n_workers)],
+                     "--port", str(self.port), "--workers", str(self.n_workers), *self.args],
                     env=env, stdout=log, stderr=subprocess.STDOUT)
             if self._wait_ready(timeout):
                 return
@@ -129,8 +137,8 @@ class Server:
             time.sleep(0.2)
         return False
 
-    def workers(self):
-        """PIDs of the gunicorn workers (children of the master)."""
+    def children(self):
+        """PIDs of the master's children: its gunicorn workers and the event delivery worker."""
         try:
             children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
         except OSError:
@@ -138,6 +146,14 @@ class Server:
         pids = [int(pid) for pid in children.split()]
         self.seen_workers.update(pids)
         return pids
+
+    def workers(self):
+        """PIDs of the gunicorn workers (the children but the delivery worker)."""
+        return [pid for pid in self.children() if not is_delivery_worker(pid)]
+
+    def delivery_worker(self):
+        """PID of ``serve``'s event delivery worker, or None."""
+        return next((pid for pid in self.children() if is_delivery_worker(pid)), None)
 
     def connections(self, pid):
         """How many client connections (established TCP on the server's port) process ``pid`` holds."""
@@ -179,7 +195,7 @@ class Server:
         """Terminate the master (it stops its workers), kill it if it lingers, then any orphan."""
         if self.proc is None:
             return
-        self.workers()
+        self.children()
         if self.proc.poll() is None:
             self.proc.terminate()
         try:
@@ -189,7 +205,7 @@ class Server:
             self.proc.wait()
         for pid in self.seen_workers:
             try:
-                if "dataset-api" in Path(f"/proc/{pid}/cmdline").read_text():
+                if "dataset-api" in Path(f"/proc/{pid}/cmdline").read_text() or is_delivery_worker(pid):
                     os.kill(pid, 9)
             except OSError:
                 pass  # already gone

@@ -137,7 +137,7 @@ def test_bad_text_as_a_client_id_is_refused_pointing_at_it(api, text):
     """A body's ``data.id`` (create) never reaches the database either: a client UUID has its
     pattern (422 at ``/data/id``); server-assigned ids are never looked up (403, or the 404 of
     the example's parent, which this empty database lacks)."""
-    for res in NAMES:
+    for res in (name for name in NAMES if not RESOURCES[name].read_only):
         body = example_body("POST", f"/{res}")
         resp = api.post(f"/{res}", {**body, "data": {**body["data"], "id": text}})
         if RESOURCES[res].id_kind == "integer":

@@ -4,6 +4,7 @@ Each call gets the result or the error ``methods.create`` would give it."""
 
 from dataset_api import store
 from dataset_api.crud import current_user
+from dataset_api.events import outbox
 from dataset_api.jsonrpc import methods
 from dataset_api.jsonrpc.protocol import Bulk
 from dataset_api.resources import annotations
@@ -32,8 +33,12 @@ def _ruled(values, client_id, entries, user, permit):
 
 
 def write_creates(rows):
-    """Insert the prepared rows at once; return their results, in order."""
-    return [methods.flat(row) for row in store.insert_many(ANNOTATIONS, rows)]
+    """Insert the prepared rows at once, each with its ``created`` event; return their results,
+    in order."""
+    stored = store.insert_many(ANNOTATIONS, rows)
+    outbox.record_many(ANNOTATIONS, "created", [(row, outbox.written(ANNOTATIONS, row, values))
+                                                for values, row in zip(rows, stored, strict=True)])
+    return [methods.flat(row) for row in stored]
 
 
 def _attempt(function, *args, **kwargs):

@@ -19,6 +19,7 @@ from dataset_api.migrations import (
     m0002_entry_listing_index,
     m0003_entry_queue_index,
     m0004_entry_export_index,
+    m0005_events,
 )
 
 log = logging.getLogger("dataset_api.migrations")
@@ -28,6 +29,7 @@ MIGRATIONS = [
     (2, "entry listing index", m0002_entry_listing_index.up),
     (3, "entry queue index", m0003_entry_queue_index.up),
     (4, "entry export index", m0004_entry_export_index.up),
+    (5, "events, webhooks and deliveries", m0005_events.up),
 ]
 
 

@@ -4,11 +4,13 @@ from dataset_api.models.annotation import Annotation
 from dataset_api.models.base import BaseModel, UUIDModel, utcnow, uuid7
 from dataset_api.models.dataset import Dataset
 from dataset_api.models.entry import Entry
+from dataset_api.models.event import Event, Webhook, WebhookDelivery
 from dataset_api.models.note import NoteComment, NoteFeed
 from dataset_api.models.project import Project, ProjectMember
 
-MODELS = [Project, ProjectMember, Dataset, Entry, Annotation, NoteFeed, NoteComment]
+MODELS = [Project, ProjectMember, Dataset, Entry, Annotation, NoteFeed, NoteComment, Webhook, Event,
+          WebhookDelivery]
 BY_NAME = {m.__name__: m for m in MODELS}
 
-__all__ = ["Annotation", "BaseModel", "Dataset", "Entry", "NoteComment", "NoteFeed", "Project",
-           "ProjectMember", "UUIDModel", "MODELS", "BY_NAME", "utcnow", "uuid7"]
+__all__ = ["Annotation", "BaseModel", "Dataset", "Entry", "Event", "NoteComment", "NoteFeed", "Project",
+           "ProjectMember", "UUIDModel", "Webhook", "WebhookDelivery", "MODELS", "BY_NAME", "utcnow", "uuid7"]

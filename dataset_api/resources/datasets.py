@@ -47,6 +47,7 @@ DATASETS = register(Resource(
     write={"create": "owner", "update": "owner", "delete": "owner"},
     before_create=_create,
     before_update=_update,
+    extra_events=("completed",),
 ))
 
 list_datasets, get_dataset, create_dataset, update_dataset, delete_dataset = crud.handlers(DATASETS)

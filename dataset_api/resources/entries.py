@@ -71,6 +71,7 @@ ENTRIES = register(Resource(
     before_delete=_delete,
     after_delete=_deleted,
     unique={"resource": "An entry with this resource already exists in the dataset."},
+    extra_events=("assigned", "unassigned", "selected", "submitted", "reviewed", "errored", "imported"),
 ))
 
 list_entries, get_entry, create_entry, update_entry, delete_entry = crud.handlers(ENTRIES)

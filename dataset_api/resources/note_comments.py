@@ -13,6 +13,14 @@ def _permit_context(get):
     return {"project_id": feed.scalar()}
 
 
+def _event_context(row):
+    """A comment's events name its feed's project, dataset and entry."""
+    feed = NoteFeed.select(NoteFeed.project, NoteFeed.dataset, NoteFeed.entry) \
+        .where(NoteFeed.id == row.note_feed_id).first()
+    return {} if feed is None else {"project_id": feed.project_id, "dataset_id": feed.dataset_id,
+                                    "entry_id": feed.entry_id}
+
+
 NOTE_COMMENTS = register(Resource(
     "note_comments", "dataset:note_comments", NoteComment,
     common(
@@ -29,6 +37,7 @@ NOTE_COMMENTS = register(Resource(
     before_create=rules.with_parents_and_author,
     before_update=rules.mark_edited,
     permit_context=_permit_context,
+    event_context=_event_context,
 ))
 
 (list_note_comments,

@@ -5,6 +5,7 @@ from dataset_api import crud, rules
 from dataset_api.auth import permissions
 from dataset_api.db import db
 from dataset_api.errors import Conflict, Invalid
+from dataset_api.events import outbox
 from dataset_api.models import Entry, NoteFeed, utcnow
 from dataset_api.registry import Attr, Include, Parent, Resource, common, register
 from dataset_api.resources.entries import ENTRIES
@@ -64,6 +65,7 @@ NOTE_FEEDS = register(Resource(
     write={"create": "reader", "update": "owner_or_author", "delete": "owner_or_author"},
     before_create=_create,
     before_update=rules.mark_edited,
+    extra_events=("resolved",),
 ))
 
 (list_note_feeds,
@@ -78,4 +80,5 @@ def resolve_note_feed(id, body=None):
         if feed.status != "resolved":
             NoteFeed.update(status="resolved", version=NoteFeed.version + 1,
                             updated_at=utcnow()).where(NoteFeed.id == feed.id).execute()
+            outbox.record(NOTE_FEEDS, "resolved", feed, {"status": "resolved"})
     return crud.render_one(NOTE_FEEDS, get_or_404(NOTE_FEEDS, id))

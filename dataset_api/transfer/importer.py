@@ -24,6 +24,7 @@ from peewee import JSONField
 
 from dataset_api import errors, store
 from dataset_api.db import db, is_postgresql
+from dataset_api.events import outbox
 from dataset_api.models import Annotation, Entry, utcnow, uuid7
 from dataset_api.resources.datasets import DATASETS
 from dataset_api.resources.entries import ENTRIES
@@ -381,6 +382,11 @@ def write(dataset_id, user, box, on_conflict, partial, outcome):
             return False
         if outcome.created:
             counters.shift(dataset.id, total=outcome.created)
+        # one summary event for the whole import (docs/events.md), not one per row
+        outbox.emit(ENTRIES, "imported", dataset.id, {
+            **outcome.counts(), "refused": outcome.error_count, "on_conflict": on_conflict,
+            "partial": partial}, project_id=str(dataset.project_id), dataset_id=str(dataset.id),
+            account_id=user.account_id)
     if is_postgresql() and writer.written >= ANALYZE_AFTER:
         # as after any bulk load: the planner's statistics of the tables, so that the next queries
         # (an export's ordered reads, the index's pages) are planned for what is there now

@@ -4,7 +4,9 @@ version check (so two racing callers can never both win), move the dataset count
 from dataset_api import errors
 from dataset_api.auth.roles import OWNER, enabled_member, project_role
 from dataset_api.db import is_postgresql, lock_until_commit
+from dataset_api.events import outbox
 from dataset_api.models import Dataset, Entry, utcnow
+from dataset_api.registry import RESOURCES
 from dataset_api.workflow import counters, machine
 
 STATE = ("id", "wf_step", "status", "assigned_to_id", "submitted_by_id", "reviewed_by_id")
@@ -26,6 +28,7 @@ def perform(entry, user, action, **params):
     """
     role = project_role(user, entry.project_id)
     state = _state(entry)
+    args = {}
     try:
         if action == "assign":
             if role != OWNER:
@@ -34,17 +37,32 @@ def perform(entry, user, action, **params):
                 if params["account_id"] is not None else None
             changes = machine.assign(state, params["account_id"], member and member.role,
                                      member is not None and member.disabled_at is None)
+            kind, args = "assigned" if params["account_id"] is not None else "unassigned", \
+                {"assigned_to_id": params["account_id"]}
         elif action == "select":
             changes = machine.select(state, user.account_id, role)
+            kind, args = "selected", {"assigned_to_id": user.account_id}
         elif action == "submit":
             rate = (Dataset.get_by_id(entry.dataset_id).workflow_configuration or {}).get(
                 "sample_rate", 1)
             changes = machine.submit(state, user.account_id, role, params.get("approved"), rate)
+            kind = "reviewed" if entry.wf_step == machine.REVIEW else "submitted"
+            if params.get("approved") is not None:
+                args = {"approved": params["approved"]}
         else:
             changes = machine.error(state, user.account_id, role, params.get("message"))
+            kind, args = "errored", {"message": params.get("message")}
     except machine.Refused as exc:
         raise _refused(exc) from None
-    return apply(entry, changes)
+    row = apply(entry, changes)
+    if changes:
+        _emit(kind, row, args)
+    return row
+
+
+def _emit(kind, entry, args):
+    """The entry's workflow event (docs/events.md), in the action's transaction."""
+    outbox.record(RESOURCES["entries"], kind, entry, args)
 
 
 def apply(entry, changes):
@@ -100,4 +118,5 @@ def next_entry(user, dataset, narrow):
     [entry] = Entry.update(assigned_to_id=user.account_id, status="in_progress", version=Entry.version + 1,
                            updated_at=utcnow()).where(Entry.id == claimed).returning(Entry).execute()
     counters.shift(dataset.id, in_progress=1)
+    _emit("selected", entry, {"assigned_to_id": user.account_id})
     return entry, True

@@ -2,7 +2,9 @@
 
 from peewee import Case, Value
 
+from dataset_api.events import outbox
 from dataset_api.models import Dataset, Entry, utcnow
+from dataset_api.registry import RESOURCES
 
 COMPLETED = ("completed", "errored")  # both count as finished work
 
@@ -22,12 +24,25 @@ def _counters(total, done, busy):
 
 def shift(dataset_id, *, total=0, completed=0, in_progress=0):
     """Add the given deltas to a dataset's counters and refresh progress and status: one UPDATE,
-    an increment in the database (no read-modify-write)."""
-    Dataset.update({
+    an increment in the database (no read-modify-write). When the dataset becomes completed, its
+    ``completed`` event is recorded (docs/events.md)."""
+    rows = Dataset.update({
         **_counters(Dataset.entries_total_count + total, Dataset.entries_completed_count + completed,
                     Dataset.entries_in_progress_count + in_progress),
         Dataset.updated_at: utcnow(),
-    }).where(Dataset.id == dataset_id).execute()
+    }).where(Dataset.id == dataset_id).returning(
+        Dataset.id, Dataset.project, Dataset.status, Dataset.entries_total_count,
+        Dataset.entries_completed_count).execute()
+    for row in rows:
+        before_total, before_done = row.entries_total_count - total, row.entries_completed_count - completed
+        if row.status == "completed" and not (before_total > 0 and before_done >= before_total):
+            _completed(row)
+
+
+def _completed(dataset):
+    outbox.record(RESOURCES["datasets"], "completed", dataset, {
+        "status": "completed", "entries_total_count": dataset.entries_total_count,
+        "entries_completed_count": dataset.entries_completed_count})
 
 
 def status_deltas(old_status, new_status):

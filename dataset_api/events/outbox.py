@@ -1,0 +1,137 @@
+"""The outbox: ``emit`` writes an event, and one delivery row per webhook that wants it, in the
+transaction of the change it reports, so a rolled-back change leaves no event. An event is written
+only while something consumes it: an enabled webhook of its project that wants it, or Redis."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from dataset_api.jsonapi.values import render_timestamp
+from dataset_api.models import Event, Webhook, WebhookDelivery, utcnow, uuid7
+from dataset_api.registry import RESOURCES
+
+BASE_KINDS = ("created", "updated", "deleted")
+
+
+@dataclass
+class Settings:
+    """Bound once per process at start-up (``configure``), as the database is."""
+
+    redis: bool = False
+
+
+SETTINGS = Settings()
+
+
+def configure(*, redis):
+    SETTINGS.redis = bool(redis)
+
+
+def names():
+    """Every event name, in the order docs/events.md lists them: ``<type>:<kind>``."""
+    return [f"{r.type}:{kind}" for r in RESOURCES.values() if r.events
+            for kind in (*BASE_KINDS, *r.extra_events)]
+
+
+def _plain(value):
+    """``value`` as JSON holds it: timestamps as RFC 3339 text."""
+    if isinstance(value, datetime):
+        return render_timestamp(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _actor():
+    """The account of the request being served, or None (the delivery worker, a CLI command)."""
+    from dataset_api.auth.permissions import current_user
+
+    try:
+        return current_user().account_id
+    except (KeyError, LookupError, RuntimeError, TypeError):
+        return None
+
+
+def webhooks_of(project_id):
+    """[(id, wanted event names)] of the enabled webhooks of ``project_id``: one indexed read."""
+    if project_id is None:
+        return []
+    return list(Webhook.select(Webhook.id, Webhook.events).where(
+        Webhook.project == project_id, Webhook.enabled == True).tuples())  # noqa: E712 - SQL
+
+
+def emit(resource, kind, resource_id, args=None, *, project_id=None, dataset_id=None, entry_id=None,
+         **metadata):
+    """Record the event ``<resource.type>:<kind>`` of the record ``resource_id``; call inside the
+    transaction that makes the change. Returns the number of events written (0: nobody listens)."""
+    ids = {"project_id": project_id, "dataset_id": dataset_id, "entry_id": entry_id}
+    return emit_many(resource, kind, [(resource_id, args, {**ids, **metadata})])
+
+
+def emit_many(resource, kind, items):
+    """``emit`` for each ``(resource_id, args, metadata)`` of ``items`` (metadata holding the
+    ``project_id``, ``dataset_id`` and ``entry_id`` they name): one read of webhooks per project,
+    one INSERT of events and one of deliveries in all."""
+    name, now = f"{resource.type}:{kind}", utcnow()
+    hooks, events, targets = {}, [], []
+    for resource_id, args, metadata in items:
+        project_id = metadata.get("project_id")
+        if project_id not in hooks:
+            hooks[project_id] = webhooks_of(project_id)
+        wanted = [hook for hook, names in hooks[project_id] if not names or name in names]
+        if not wanted and not SETTINGS.redis:
+            continue
+        metadata = {"at": render_timestamp(now), "account_id": _actor(), "project_id": None,
+                    "dataset_id": None, "entry_id": None, **_plain(metadata)}
+        events.append({"uid": uuid7(), "name": name, "resource_id": str(resource_id),
+                       "project_id": project_id, "created_at": now, "redis_pending": SETTINGS.redis,
+                       "payload": {"args": _plain(args or {}), "resource_id": str(resource_id),
+                                   "metadata": metadata}})
+        targets.append(wanted)
+    if not events:
+        return 0
+    stored = Event.insert_many(events).returning(Event.id).tuples().execute()  # ids, in order
+    deliveries = [
+        {"id": uuid7(), "webhook": hook, "event": event_id, "project": event["project_id"],
+         "event_name": name, "message_id": event["uid"], "status": "pending", "attempts": 0,
+         "record": f"{resource.type}:{event['resource_id']}", "next_attempt_at": now,
+         "created_at": now, "updated_at": now, "version": 1}
+        for (event_id,), event, wanted in zip(list(stored), events, targets, strict=True)
+        for hook in wanted]
+    if deliveries:
+        WebhookDelivery.insert_many(deliveries).execute()
+    return len(events)
+
+
+def context(resource, row):
+    """The ids an event's metadata names for ``row`` of ``resource``: its project, dataset and
+    entry (the record itself where it is one of them)."""
+    found = resource.event_context(row) if resource.event_context else {}
+    ids = {"project_id": getattr(row, "project_id", None), "dataset_id": getattr(row, "dataset_id", None),
+           "entry_id": getattr(row, "entry_id", None), **found}
+    key = {"projects": "project_id", "datasets": "dataset_id", "entries": "entry_id"}.get(resource.name)
+    if key is not None:
+        ids[key] = row.id
+    return {k: None if v is None else str(v) for k, v in ids.items()}
+
+
+def record(resource, kind, row, args=None, **metadata):
+    """``emit`` for ``row`` of ``resource``, its ids read from the row; nothing for a resource whose
+    declaration says it emits no events (webhooks: their secret must never travel)."""
+    return record_many(resource, kind, [(row, args)], **metadata)
+
+
+def record_many(resource, kind, items, **metadata):
+    """``record`` for each ``(row, args)`` of ``items``, as one ``emit_many``."""
+    if not resource.events:
+        return 0
+    return emit_many(resource, kind, [(row.id, args, {**context(resource, row), **metadata})
+                                      for row, args in items])
+
+
+def written(resource, row, values):
+    """The attributes of ``row`` that a request wrote (``values``), as the API shows them."""
+    from dataset_api.jsonapi.document import attributes
+
+    return {k: v for k, v in attributes(resource, row).items() if k in values}

@@ -1,0 +1,216 @@
+"""The delivery worker (``dataset-api worker``; ``serve`` runs one beside its HTTP workers): takes
+due deliveries from the outbox, sends them, records each outcome; publishes events to Redis;
+purges what retention lets go. Several workers, on several machines, share the work: a claimed
+delivery is leased (``locked_until``), taken with ``SKIP LOCKED`` on PostgreSQL and under the
+write lock on SQLite, so each is sent by one worker at a time and again only once its lease ran
+out (the worker died): at least once, each time with the same ``webhook-id``."""
+
+import logging
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import httpx
+from peewee import SQL, fn
+
+from dataset_api.db import db, is_postgresql, lock_until_commit
+from dataset_api.events import delivery
+from dataset_api.events.publish import Publisher
+from dataset_api.jsonapi.values import render_timestamp
+from dataset_api.models import Event, Webhook, WebhookDelivery, utcnow
+
+log = logging.getLogger("dataset_api.events")
+
+PUBLISH_BATCH = 500
+PURGE_EVERY_SECONDS = 60
+
+
+def backoff(attempts, base, most):
+    """The delay before attempt ``attempts + 1``: ``base`` doubled per failed attempt, at most
+    ``most``, with jitter (half of it fixed, half random), so failing receivers are not hit by
+    every worker at once."""
+    delay = min(most, base * 2 ** max(attempts - 1, 0))
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+class Worker:
+    def __init__(self, config):
+        self.config = config
+        # a claimed batch is sent at once, each attempt within the timeout: twice that and a second
+        # is ample before another worker may take the batch again (this one died)
+        self.lease = timedelta(seconds=2 * config.webhook_timeout_seconds + 1)
+        self.batch = max(1, config.worker_concurrency)
+        self.pool = ThreadPoolExecutor(self.batch, thread_name_prefix="webhook")
+        self.http = httpx.Client(follow_redirects=False, limits=httpx.Limits(max_connections=self.batch))
+        self.publisher = Publisher(config.redis_url, config.redis_prefix, config.redis_stream_maxlen) \
+            if config.redis_url else None
+        self.purged_at = 0.0
+
+    def close(self):
+        self.pool.shutdown(wait=True)
+        self.http.close()
+        if self.publisher is not None:
+            self.publisher.close()
+
+    def run(self, stop):
+        """Work until ``stop`` (a threading.Event) is set; idle, look again every poll interval."""
+        log.info("delivery worker started")
+        while not stop.is_set():
+            try:
+                busy = self.step()
+            except Exception:  # noqa: BLE001 - a database or Redis outage: wait, then try again
+                log.exception("delivery worker step failed")
+                busy = False
+            if not busy:
+                stop.wait(self.config.worker_poll_seconds)
+        log.info("delivery worker stopped")
+
+    def step(self):
+        """One round: publish, deliver, purge now and then. True when there was work."""
+        with db.connection_context():
+            published = self.publish() if self.publisher is not None else 0
+            delivered = self.deliver()
+            if time.monotonic() - self.purged_at > PURGE_EVERY_SECONDS:
+                self.purge()
+                self.purged_at = time.monotonic()
+        return bool(published or delivered)
+
+    # --- Redis -----------------------------------------------------------------------------------
+
+    def publish(self):
+        """Publish the oldest unpublished events, in order, one worker at a time."""
+        pending = Event.select(Event.id).where(Event.redis_pending == True).limit(1)  # noqa: E712
+        if not pending.exists():  # a read: no write lock taken while there is nothing to do
+            return 0
+        with db.atomic():
+            lock_until_commit("redis-publisher")
+            events = list(Event.select().where(Event.redis_pending == True)  # noqa: E712
+                          .order_by(Event.id).limit(PUBLISH_BATCH))
+            if events:
+                self.publisher.publish(events)
+                Event.update(redis_pending=False).where(Event.id.in_([e.id for e in events])).execute()
+        return len(events)
+
+    # --- webhooks --------------------------------------------------------------------------------
+
+    def _due(self, now):
+        """Deliveries due now whose webhook is enabled and whose record has no earlier event still
+        undelivered to that webhook (a record's events arrive in order; a retrying one holds back
+        only later events of the same record)."""
+        d, earlier = WebhookDelivery, WebhookDelivery.alias()
+        held_back = earlier.select(SQL("1")).where(
+            earlier.webhook == d.webhook, earlier.record == d.record, earlier.event < d.event,
+            earlier.status != "succeeded")
+        return (d.select(d.id).join(Webhook, on=(d.webhook == Webhook.id))
+                .where(d.status != "succeeded", d.next_attempt_at <= now,
+                       d.locked_until.is_null() | (d.locked_until < now),
+                       Webhook.enabled == True, ~fn.EXISTS(held_back))  # noqa: E712
+                .order_by(d.event).limit(self.batch))
+
+    def claim(self):
+        """Lease a batch of due deliveries; return them with their event and webhook."""
+        now = utcnow()
+        if not self._due(now).exists():  # a read first: no write lock while nothing is due
+            return []
+        with db.atomic():
+            due = self._due(now)
+            if is_postgresql():
+                due = due.for_update("FOR UPDATE SKIP LOCKED", of=WebhookDelivery)
+            ids = [row.id for row in due]
+            if not ids:
+                return []
+            WebhookDelivery.update(locked_until=now + self.lease).where(WebhookDelivery.id.in_(ids)).execute()
+            return list(WebhookDelivery.select(WebhookDelivery, Event, Webhook)
+                        .join(Event, on=(WebhookDelivery.event == Event.id))
+                        .switch(WebhookDelivery).join(Webhook, on=(WebhookDelivery.webhook == Webhook.id))
+                        .where(WebhookDelivery.id.in_(ids)).order_by(WebhookDelivery.event))
+
+    def deliver(self):
+        claimed = self.claim()
+        if not claimed:
+            return 0
+        outcomes = list(self.pool.map(self._send, claimed))
+        with db.atomic():
+            for row, outcome in zip(claimed, outcomes, strict=True):
+                self._record(row, outcome)
+        return len(claimed)
+
+    def _send(self, row):
+        now = utcnow()
+        hook = row.webhook
+        secrets = [hook.secret]
+        if hook.previous_secret and hook.previous_secret_expires_at and hook.previous_secret_expires_at > now:
+            secrets.append(hook.previous_secret)
+        event = row.event
+        text = delivery.body(event.name, render_timestamp(event.created_at), event.payload)
+        return delivery.attempt(self.http, hook.url, event.uid, text, secrets,
+                                allow_private=self.config.webhook_allow_private,
+                                timeout=self.config.webhook_timeout_seconds)
+
+    def _record(self, row, outcome):
+        now = utcnow()
+        attempts = row.attempts + 1
+        common = {"attempts": attempts, "last_attempt_at": now, "locked_until": None,
+                  "response_code": outcome.response_code, "duration_ms": outcome.duration_ms,
+                  "last_error": outcome.error, "updated_at": now, "version": WebhookDelivery.version + 1}
+        if outcome.ok:
+            WebhookDelivery.update(status="succeeded", delivered_at=now, next_attempt_at=None, **common) \
+                .where(WebhookDelivery.id == row.id).execute()
+            Webhook.update(failing_since=None, last_success_at=now) \
+                .where(Webhook.id == row.webhook_id).execute()
+            return
+        delay = backoff(attempts, self.config.webhook_retry_seconds, self.config.webhook_retry_max_seconds)
+        WebhookDelivery.update(status="retrying", next_attempt_at=now + timedelta(seconds=delay), **common) \
+            .where(WebhookDelivery.id == row.id).execute()
+        Webhook.update(failing_since=fn.COALESCE(Webhook.failing_since, now)) \
+            .where(Webhook.id == row.webhook_id).execute()
+        cutoff = now - timedelta(seconds=self.config.webhook_disable_after_seconds)
+        disabled = Webhook.update(
+            enabled=False, updated_at=now, version=Webhook.version + 1,
+            disabled_reason=f"No successful delivery for {self.config.webhook_disable_after_seconds} s; "
+                            f"last error: {outcome.error}"[:500],
+        ).where(Webhook.id == row.webhook_id, Webhook.enabled == True,  # noqa: E712
+                Webhook.failing_since <= cutoff).execute()
+        if disabled:
+            log.warning("webhook %s disabled: failing since before %s", row.webhook_id, cutoff)
+
+    # --- retention -------------------------------------------------------------------------------
+
+    def purge(self):
+        """Delete events older than the retention period, with their deliveries (delivered or not)."""
+        cutoff = utcnow() - timedelta(seconds=self.config.event_retention_seconds)
+        if not Event.select(Event.id).where(Event.created_at < cutoff).limit(1).exists():
+            return 0
+        with db.atomic():
+            old = Event.select(Event.id).where(Event.created_at < cutoff)
+            WebhookDelivery.delete().where(WebhookDelivery.event.in_(old)).execute()
+            return Event.delete().where(Event.created_at < cutoff).execute()
+
+
+def main(config, parent_pid=None):
+    """``dataset-api worker``: run until SIGTERM or SIGINT (the batch in flight is finished)."""
+    import signal
+
+    from dataset_api import migrations
+    from dataset_api.db import bind
+    from dataset_api.events import outbox
+    from dataset_api.processes import die_with_parent
+
+    if parent_pid:
+        die_with_parent(parent_pid)
+    database = bind(config.db_url, lock_timeout_ms=config.pg_lock_timeout_ms,
+                    statement_timeout_ms=config.pg_statement_timeout_ms,
+                    busy_timeout_ms=config.sqlite_busy_timeout_ms, pool_size=config.worker_concurrency + 2)
+    migrations.migrate(database)
+    outbox.configure(redis=config.redis_url)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    worker = Worker(config)
+    try:
+        worker.run(stop)
+    finally:
+        worker.close()
+        database.close_all()

@@ -1,0 +1,78 @@
+"""Events (the outbox), webhooks and their deliveries (docs/events.md)."""
+
+from peewee import (
+    BigAutoField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    JSONField,
+    Model,
+    TextField,
+)
+
+from dataset_api.db import db
+from dataset_api.models.base import UUIDModel, utcnow, uuid7
+from dataset_api.models.project import Project
+
+
+class Webhook(UUIDModel):
+    project = ForeignKeyField(Project, on_delete="CASCADE", index=True)
+    url = TextField()
+    events = JSONField(default=list)  # the event names it wants; empty: every event
+    enabled = BooleanField(default=True, index=True)
+    description = TextField(null=True)
+    secret = CharField(max_length=128)
+    previous_secret = CharField(max_length=128, null=True)  # still signs until the time below
+    previous_secret_expires_at = DateTimeField(null=True)
+    failing_since = DateTimeField(null=True)  # the first failure since the last success
+    last_success_at = DateTimeField(null=True)
+    disabled_reason = TextField(null=True)
+    created_by_email = CharField(max_length=320, null=True, index=True)
+
+
+class Event(Model):
+    """One change, written in the transaction that made it. ``id`` orders a record's events;
+    ``uid`` is the ``webhook-id`` its deliveries carry."""
+
+    id = BigAutoField()
+    uid = CharField(max_length=36, unique=True, default=uuid7)
+    name = CharField(max_length=64)
+    resource_id = CharField(max_length=64)
+    project_id = CharField(max_length=36, null=True)  # no foreign key: a project's deletion is an event
+    payload = JSONField()
+    created_at = DateTimeField(default=utcnow, index=True)
+    redis_pending = BooleanField(default=False)
+
+    class Meta:
+        database = db
+        legacy_table_names = False
+        indexes = ((("redis_pending", "id"), False),)
+
+
+class WebhookDelivery(UUIDModel):
+    """One event for one webhook: its state and its last attempt."""
+
+    webhook = ForeignKeyField(Webhook, on_delete="CASCADE", index=False)  # (webhook, record, event) leads
+    event = ForeignKeyField(Event, on_delete="CASCADE", index=True)
+    project = ForeignKeyField(Project, on_delete="CASCADE", index=True)
+    event_name = CharField(max_length=64, index=True)
+    message_id = CharField(max_length=36, index=True)  # the event's uid: the webhook-id header
+    record = CharField(max_length=160)  # "<type>:<id>": a record's events are delivered in order
+    status = CharField(max_length=16, default="pending", index=True)
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(null=True)
+    locked_until = DateTimeField(null=True)
+    last_attempt_at = DateTimeField(null=True)
+    response_code = IntegerField(null=True, index=True)
+    duration_ms = FloatField(null=True)
+    last_error = TextField(null=True)
+    delivered_at = DateTimeField(null=True, index=True)
+
+    class Meta:
+        indexes = (
+            (("webhook", "record", "event"), False),
+            (("status", "next_attempt_at"), False),
+        )
