@@ -5,6 +5,8 @@ package) and to a real Redis, on SQLite and on PostgreSQL."""
 import json
 import time
 import uuid
+from contextlib import contextmanager
+from types import SimpleNamespace
 
 import pytest
 import redis
@@ -19,6 +21,19 @@ from tests.conftest import Api, app_client, make_config, token
 from tests.receiver import Receiver
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@contextmanager
+def hooked(tmp_path, answers=(), **attributes):
+    """An app of its own, a receiver answering ``answers`` first, and a project with a webhook to
+    it (``attributes``: the webhook's)."""
+    with app_client(tmp_path) as client, Receiver(answers=answers) as receiver:
+        api = Api(client, token())
+        project = f.project(api)
+        webhook, secret = hook(api, project, receiver.url, **attributes)
+        yield SimpleNamespace(
+            client=client, api=api, project=project, webhook=webhook, secret=secret, receiver=receiver
+        )
 
 
 @pytest.fixture
@@ -67,11 +82,10 @@ def hook(api, project, url, **attributes):
     return body["data"], body["meta"]["secret"]
 
 
-def verified(secret, messages):
-    """Each message's signature checks out with ``secret``; return the bodies."""
-    for headers, body in messages:
-        Verifier(secret).verify(json.dumps(body, separators=(",", ":"), ensure_ascii=False), headers)
-    return [body for _headers, body in messages]
+def verified(secret, receiver):
+    """Each message the receiver got is signed with ``secret`` (its raw body checked, as a receiver
+    checks it); return the parsed bodies."""
+    return [Verifier(secret).verify(text, headers) for headers, text in receiver.received]
 
 
 def count(model):
@@ -83,10 +97,9 @@ def count(model):
 
 
 def test_every_event_kind_is_delivered_with_a_valid_signature(events_api, tmp_path):
-    with events_api() as client, Receiver() as receiver:
-        api = Api(client, token())
-        project = f.project(api)
-        webhook, secret = hook(api, project, receiver.url)
+    with hooked(tmp_path) as h:
+        client, api, project, receiver = h.client, h.api, h.project, h.receiver
+        webhook, secret = h.webhook, h.secret
         assert "secret" not in webhook["attributes"]
 
         # every resource: created, updated, deleted
@@ -169,7 +182,7 @@ def test_every_event_kind_is_delivered_with_a_valid_signature(events_api, tmp_pa
         assert api.delete(f"/datasets/{dataset['id']}").status_code == 204
 
         drain(worker(tmp_path))
-        bodies = verified(secret, receiver.messages())
+        bodies = verified(secret, receiver)
 
     kinds = {body["type"] for body in bodies}
     expected = set(outbox.names()) - {"dataset:projects:created", "dataset:projects:deleted"}
@@ -247,10 +260,9 @@ def test_a_rolled_back_request_emits_nothing(events_api, tmp_path):
 
 
 def test_a_receiver_answering_500_then_200_gets_the_event_on_retry(events_api, tmp_path):
-    with events_api() as client, Receiver(answers=[500]) as receiver:
-        api = Api(client, token())
-        project = f.project(api)
-        webhook, secret = hook(api, project, receiver.url, events=["dataset:datasets:created"])
+    with hooked(tmp_path, answers=[500], events=["dataset:datasets:created"]) as h:
+        api, project, receiver = h.api, h.project, h.receiver
+        webhook, secret = h.webhook, h.secret
         f.dataset(api, project)
         work = worker(tmp_path)
         work.step()
@@ -266,14 +278,12 @@ def test_a_receiver_answering_500_then_200_gets_the_event_on_retry(events_api, t
     assert (attrs["status"], attrs["attempts"], attrs["response_code"]) == ("succeeded", 2, 200)
     assert attrs["delivered_at"] and attrs["duration_ms"] >= 0
     assert [m[0]["webhook-id"] for m in messages] == [attrs["message_id"]] * 2
-    verified(secret, messages)
+    verified(secret, receiver)
 
 
 def test_a_retrying_event_holds_back_only_later_events_of_its_record(events_api, tmp_path):
-    with events_api() as client, Receiver(answers=[500]) as receiver:
-        api = Api(client, token())
-        project = f.project(api)
-        hook(api, project, receiver.url)
+    with hooked(tmp_path, answers=[500]) as h:
+        api, project, receiver = h.api, h.project, h.receiver
         dataset = f.dataset(api, project)  # its created event: answered 500 first
         api.patch(
             f"/datasets/{dataset['id']}",
@@ -296,10 +306,9 @@ def test_a_retrying_event_holds_back_only_later_events_of_its_record(events_api,
 
 
 def test_a_webhook_failing_too_long_is_disabled_and_keeps_its_events(events_api, tmp_path):
-    with events_api() as client, Receiver(answers=[500] * 10) as receiver:
-        api = Api(client, token())
-        project = f.project(api)
-        webhook, _ = hook(api, project, receiver.url)
+    with hooked(tmp_path, answers=[500] * 10) as h:
+        api, project, receiver = h.api, h.project, h.receiver
+        webhook, _ = h.webhook, h.secret
         f.dataset(api, project)
         work = worker(tmp_path, webhook_disable_after_seconds=0)
         drain(work, until=lambda: len(receiver.received) >= 2)
@@ -328,10 +337,8 @@ def test_a_webhook_failing_too_long_is_disabled_and_keeps_its_events(events_api,
 
 
 def test_resend_delivers_again_with_the_same_webhook_id(events_api, tmp_path):
-    with events_api() as client, Receiver() as receiver:
-        api = Api(client, token())
-        project = f.project(api)
-        hook(api, project, receiver.url)
+    with hooked(tmp_path) as h:
+        api, project, receiver = h.api, h.project, h.receiver
         f.dataset(api, project)
         work = worker(tmp_path)
         drain(work)
@@ -347,10 +354,9 @@ def test_resend_delivers_again_with_the_same_webhook_id(events_api, tmp_path):
 
 
 def test_the_secret_is_shown_once_and_a_rotated_one_keeps_signing_for_a_day(events_api, tmp_path):
-    with events_api() as client, Receiver() as receiver:
-        api = Api(client, token())
-        project = f.project(api)
-        webhook, old = hook(api, project, receiver.url)
+    with hooked(tmp_path) as h:
+        api, project, receiver = h.api, h.project, h.receiver
+        webhook, old = h.webhook, h.secret
         assert old.startswith("whsec_")
         shown = api.get(f"/webhooks/{webhook['id']}").json()
         assert "meta" not in shown and old not in json.dumps(shown)
@@ -361,8 +367,8 @@ def test_the_secret_is_shown_once_and_a_rotated_one_keeps_signing_for_a_day(even
         f.dataset(api, project)
         drain(worker(tmp_path))
         messages = receiver.messages()
-    verified(new, messages)
-    verified(old, messages)
+    verified(new, receiver)
+    verified(old, receiver)
     assert len(messages[0][0]["webhook-signature"].split(" ")) == 2
 
 
@@ -416,10 +422,8 @@ def test_an_annotator_can_neither_see_nor_create_webhooks(events_api):
 
 
 def test_a_private_address_is_refused_at_delivery_unless_allowed(events_api, tmp_path):
-    with events_api() as client, Receiver() as receiver:
-        api = Api(client, token())
-        project = f.project(api)
-        hook(api, project, receiver.url)
+    with hooked(tmp_path) as h:
+        api, project, receiver = h.api, h.project, h.receiver
         f.dataset(api, project)
         worker(tmp_path, webhook_allow_private=False).step()
         [delivery] = api.get("/webhook_deliveries").json()["data"]
@@ -466,10 +470,8 @@ def test_events_are_published_to_redis_channels_and_the_stream(events_api, tmp_p
 
 
 def test_retention_purges_old_events(events_api, tmp_path):
-    with events_api() as client, Receiver() as receiver:
-        api = Api(client, token())
-        project = f.project(api)
-        hook(api, project, receiver.url)
+    with hooked(tmp_path) as h:
+        api, project = h.api, h.project
         f.dataset(api, project)
         drain(worker(tmp_path))
         assert count(Event) == 1
