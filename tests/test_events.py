@@ -489,3 +489,10 @@ def test_docs_list_every_event():
         assert f"`{name}`" in text or (
             f"`{base}:created` / `updated` / `deleted`" in text and kind in ("created", "updated", "deleted")
         ), name
+
+
+def test_the_spec_names_every_event_as_the_code_does():
+    """The enum of a webhook's ``events`` in openapi.yaml is the list the code emits, in order."""
+    from dataset_api import spec
+
+    assert spec.document()["components"]["schemas"]["WebhookEventName"]["enum"] == outbox.names()
