@@ -447,6 +447,7 @@ def test_events_are_published_to_redis_channels_and_the_stream(events_api, tmp_p
             api = Api(client, token())
             tree = f.tree(api)
             assert count(WebhookDelivery) == 0 and count(Event) > 0  # recorded for Redis alone
+            assert api.delete(f"/projects/{tree['project']['id']}").status_code == 204
             drain(worker(tmp_path, redis_url=REDIS_URL, redis_prefix=prefix))
             assert Event.select().where(Event.redis_pending == True).count() == 0  # noqa: E712
         published = []
@@ -467,6 +468,10 @@ def test_events_are_published_to_redis_channels_and_the_stream(events_api, tmp_p
     assert annotation["resource_id"] == tree["annotation"]["id"]
     assert annotation["metadata"]["entry_id"] == tree["entries"][0]["id"]
     assert [fields[b"event"].decode() for _id, fields in stream] == [c[len(prefix) :] for c in channels]
+    # a cascade delete: one event, the project's (none for its dataset, entries, annotation)
+    assert channels[-1] == prefix + "dataset:projects:deleted"
+    assert channels.count(prefix + "dataset:entries:deleted") == 0
+    assert json.loads(stream[-1][1][b"payload"])["resource_id"] == tree["project"]["id"]
 
 
 def test_retention_purges_old_events(events_api, tmp_path):

@@ -90,9 +90,11 @@ class WebhookDelivery(Stamped):
         table_name = "webhook_delivery"
         indexes = (
             (("webhook", "record", "event"), False),
-            (("status", "next_attempt_at"), False),
         )
 
+
+WebhookDelivery.add_index(WebhookDelivery.index(
+    WebhookDelivery.event, name="webhook_delivery_due", where=(WebhookDelivery.status != "succeeded")))
 
 TABLES = [Webhook, Event, WebhookDelivery]
 

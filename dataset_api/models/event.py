@@ -74,5 +74,10 @@ class WebhookDelivery(UUIDModel):
     class Meta:
         indexes = (
             (("webhook", "record", "event"), False),
-            (("status", "next_attempt_at"), False),
         )
+
+
+# The worker's queue: the deliveries not yet succeeded, in event order. Partial, so that the
+# deliveries kept for retention after their success (most rows) are not in it.
+WebhookDelivery.add_index(WebhookDelivery.index(
+    WebhookDelivery.event, name="webhook_delivery_due", where=(WebhookDelivery.status != "succeeded")))
