@@ -23,6 +23,7 @@ MEDIA = "application/vnd.api+json"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 ETAG_VERSION = re.compile(r'"(\w{8}-[\w-]+)\.\d+"')
+SIGNING_SECRET = re.compile(r"whsec_[A-Za-z0-9+/]+=*")  # random on every run
 
 
 class Session:
@@ -67,6 +68,10 @@ def first_session(s):
         {"name": "Birds", "description": "Bird photos from the 2026 survey.", "organization_id": 1},
     )
     s.update("projects", "Project", project, {"description": "Bird photos from the 2026 spring survey."})
+    hook = s.call("POST", "/webhooks", {"data": {"type": "dataset:webhooks", "attributes": {
+        "project_id": project["id"], "url": "https://hooks.example.com/dataset-api",
+        "events": ["dataset:entries:submitted", "dataset:entries:reviewed", "dataset:projects:updated"],
+        "description": "Review queue notifier"}}}, "WebhookCreated", "WebhookCreate", 201)["data"]
     member = s.create(
         "project_members",
         "ProjectMember",
@@ -141,6 +146,24 @@ def first_session(s):
         "entries", "Entry", f"filter[dataset_id]={dataset['id']}&sort=-priority&count=true&page[size]=10"
     )
     workflow(s, project, dataset, entry, annotation, feed)
+    webhooks(s, hook)
+
+
+def webhooks(s, hook):
+    """The webhook made at the start (its deliveries are the session's events it wanted), changed,
+    its secret rotated; its deliveries, one of them re-sent."""
+    path = f"/webhooks/{hook['id']}"
+    s.call("PATCH", path, {"data": {"type": "dataset:webhooks", "id": hook["id"], "attributes": {
+        "events": ["dataset:entries:submitted", "dataset:entries:reviewed", "dataset:datasets:completed"]}}},
+        "WebhookUpdated", "WebhookUpdate")
+    s.call("POST", f"{path}/rotate_secret", name="WebhookSecretRotated")
+    s.call("GET", path, name="WebhookDocument")
+    s.collection("webhooks", "Webhook", "count=true&page[size]=10")
+    deliveries = s.call("GET", f"/webhook_deliveries?filter[webhook_id]={hook['id']}&sort=created_at"
+                               "&count=true&page[size]=2", name="WebhookDeliveryCollection")["data"]
+    delivery = f"/webhook_deliveries/{deliveries[0]['id']}"
+    s.call("GET", delivery, name="WebhookDeliveryDocument")
+    s.call("POST", f"{delivery}/resend", name="WebhookDeliveryResent", status=202)
 
 
 def workflow(s, project, dataset, entry, annotation, feed):
@@ -268,6 +291,7 @@ def normalised(examples):
 
     text = UUID.sub(fixed, text)
     text = STAMP.sub("2026-11-28T13:53:00.123456Z", text)
+    text = SIGNING_SECRET.sub("whsec_c2hvd24gb25jZSwgd2hlbiBtYWRlOyBuZXZlciBhZ2Fpbi4uLi4=", text)
     return json.loads(text)
 
 
