@@ -170,6 +170,7 @@ def run_session(url, token):
     )
     from dataset_api_client.api.operations import get_health
     from dataset_api_client.api.projects import create_project
+    from dataset_api_client.api.webhooks import create_webhook, list_webhook_deliveries
     from dataset_api_client.models import (
         Dataset,
         DatasetCollection,
@@ -210,6 +211,13 @@ def run_session(url, token):
         SubmitRequest,
         SubmitRequestData,
         SubmitRequestDataAttributes,
+        WebhookCreate,
+        WebhookCreateAttributes,
+        WebhookCreateData,
+        WebhookDeliveryCollection,
+        WebhookEventName,
+        WebhookSecretDocument,
+        WebhookType,
     )
     from dataset_api_client.types import UNSET
 
@@ -225,6 +233,16 @@ def run_session(url, token):
         attributes=ProjectCreateAttributes(name="Birds", organization_id=1)))),
         201, ProjectDocument, "createProject").data
     check(project.attributes.name == "Birds", f"createProject: name {project.attributes.name!r}")
+
+    step("a webhook for the project's submits (its secret shown once, in meta)")
+    hook = expect(create_webhook.sync_detailed(client=client, body=WebhookCreate(data=WebhookCreateData(
+        type_=WebhookType.DATASETWEBHOOKS,
+        attributes=WebhookCreateAttributes(project_id=project.id, url="https://hooks.example.com/birds",
+                                           events=[WebhookEventName.DATASETENTRIESSUBMITTED])))),
+        201, WebhookSecretDocument, "createWebhook")
+    check(hook.meta.secret.startswith("whsec_"), f"createWebhook: meta.secret {hook.meta.secret[:10]!r}…")
+    check(hook.data.attributes.events == [WebhookEventName.DATASETENTRIESSUBMITTED],
+          f"createWebhook: events {hook.data.attributes.events!r}")
 
     step("a dataset in it")
     dataset = expect(create_dataset.sync_detailed(client=client, body=DatasetCreate(data=DatasetCreateData(
@@ -356,6 +374,12 @@ def run_session(url, token):
     check(response.status_code == 200, f"importDatasetEntries: {response.status_code} {response.text[:300]}")
     result = ImportResult.from_dict(response.json())
     check((result.meta.created, result.meta.skipped) == (2, 0), f"importDatasetEntries: {result.to_dict()}")
+
+    step("the webhook's deliveries: the one submit it wants, recorded for the server's worker to send")
+    deliveries = expect(list_webhook_deliveries.sync_detailed(client=client, filterwebhook_id=hook.data.id),
+                        200, WebhookDeliveryCollection, "listWebhookDeliveries").data
+    check([d.attributes.event_name for d in deliveries] == ["dataset:entries:submitted"],
+          f"listWebhookDeliveries: {[d.attributes.to_dict() for d in deliveries]}")
 
     step("read back: the entry is done, the dataset counts it")
     again = expect(get_entry.sync_detailed(claimed.id, client=client), 200, EntryDocument, "getEntry").data
