@@ -73,12 +73,13 @@ class Client:
         return body["data"]["id"]
 
 
-def world(client, name, receiver=None, entries=600):
-    """A project (with a webhook to ``receiver`` when given), a dataset of ``entries`` entries
-    (sample rate 0: a submit finishes an entry) and an entry to annotate."""
+def world(client, name, receiver=None, entries=600, events=()):
+    """A project (with a webhook to ``receiver`` when given), a dataset of ``entries`` entries to
+    claim (sample rate 0: a submit finishes an entry) and, in a dataset of its own, an entry to
+    annotate (no claim ever takes it)."""
     project = client.make("projects", name=name, organization_id=1)
     if receiver is not None:
-        client.make("webhooks", project_id=project, url=receiver.url)
+        client.make("webhooks", project_id=project, url=receiver.url, events=list(events))
     dataset = client.make(
         "datasets",
         project_id=project,
@@ -92,8 +93,9 @@ def world(client, name, receiver=None, entries=600):
     )
     if status != 200:
         sys.exit(f"import: {status} {answer}")
-    status, page, _ = client.send("GET", f"/entries?filter[dataset_id]={dataset}&page[size]=1")
-    return {"project": project, "dataset": dataset, "entry": page["data"][0]["id"], "imports": 0}
+    notes = client.make("datasets", project_id=project, name="notes", modality="image")
+    entry = client.make("entries", dataset_id=notes, resource=f"s3://b/{name}/annotated.jpg")
+    return {"project": project, "dataset": dataset, "entry": entry, "imports": 0}
 
 
 def create(client, w):
@@ -162,7 +164,7 @@ def cost(client, receiver):
 
 
 def delivery(client, server, receiver, url):
-    w = world(client, "delivery", receiver, entries=1)
+    w = world(client, "delivery", receiver, entries=1, events=["dataset:annotations:created"])
     before = len(receiver.received)
     for first in range(0, EVENTS, 100):
         batch = [
@@ -198,6 +200,7 @@ def delivery(client, server, receiver, url):
         finally:
             worker.terminate()
             worker.wait()
+    client.conn.close()  # idle while the worker ran, past the server's keep-alive: a new connection
     ids = [headers["webhook-id"] for headers, _ in receiver.messages()[before:]]
     if len(set(ids)) != EVENTS:
         sys.exit(f"delivery: {len(set(ids))} distinct webhook-ids of {EVENTS}")
@@ -221,8 +224,9 @@ def run(args):
             result = {
                 "db": args.db,
                 "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-                "cost": cost(client, receiver),
+                # the delivery first, while the outbox holds only its events; then the cost
                 "delivery": delivery(client, server, receiver, url),
+                "cost": cost(client, receiver),
             }
         result["loadavg"] = [load_before, os.getloadavg()[0]]
         result["machine"] = benchkit.machine(url)
@@ -277,6 +281,18 @@ def section(runs):
                 f"{row['hooked']['p50_ms']:.2f} ({row['hooked']['p90_ms']:.2f}) | {row['added']:+.1%} | "
                 f"≤ {COST_GOAL:.0%} {verdict} |"
             )
+    out += [
+        "",
+        "- Both columns pay the outbox's one read of the project's webhooks per write (an indexed "
+        "SELECT, its SQL written by hand: about 15 µs in process on SQLite, one round trip of about "
+        "0.1 ms on PostgreSQL).",
+        "- With a webhook, a write also stores the event and its delivery: one statement on "
+        "PostgreSQL (a CTE: each statement is a round trip there), two on SQLite, and a larger "
+        "commit. A create's event carries every attribute the request wrote, the largest payload.",
+        "- Delivery: the worker leases 32 deliveries, sends them 8 at a time and records the "
+        "outcomes in one transaction. The worker's Python (signing, httpx), the receiver (Python's "
+        "http.server) and the database share the 2 cores.",
+    ]
     return out + benchkit.footer(
         ordered,
         "server and worker logs",

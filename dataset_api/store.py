@@ -1,10 +1,11 @@
 """Row-level operations shared by the JSON:API and JSON-RPC front ends: read a page, insert,
 change and remove one record inside a transaction, with the resource's rules applied."""
 
-from peewee import AutoField, ForeignKeyField, IntegrityError, JSONField, chunked
+from peewee import AutoField, IntegrityError
 
+from dataset_api import rows as sql_rows
 from dataset_api.auth import permissions
-from dataset_api.db import db, is_postgresql, is_sqlite
+from dataset_api.db import db, is_postgresql
 from dataset_api.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from dataset_api.events import outbox
 from dataset_api.jsonapi import build
@@ -183,36 +184,5 @@ def entry_permit(resource, action, user):
 def insert_many(resource, rows, chunk=100):
     """Insert records whose create rules have run, ``chunk`` rows a statement, defaults filled as
     ``insert`` fills them; return the stored rows (as RETURNING reads them back), in order. A
-    conflict raises IntegrityError. The SQL is written here: peewee's query builder spends ~80 µs
-    on each row of a multi-row INSERT, more than the database takes to store it."""
-    model = build.model_of(resource)
-    fields = model._meta.sorted_fields
-    rows = [{**model._meta.get_default_dict(), **values} for values in rows]
-    columns = [_column(field) for field in fields]
-    stored = {}
-    for part in chunked(rows, chunk):
-        params = [None if row.get(key) is None else to_db(row[key])
-                  for row in part for key, to_db in columns]
-        cursor = db.execute_sql(_insert_sql(model, fields, len(part)), params)
-        for values in cursor.fetchall():
-            data = {f.name: f.python_value(v) for f, v in zip(fields, values, strict=True)}
-            stored[data["id"]] = model(__no_default__=True, **data)
-    return [stored[row["id"]] for row in rows]
-
-
-def _column(field):
-    """(the key of ``field`` in a row, its value -> parameter); rows name foreign keys by column."""
-    key = field.column_name if isinstance(field, ForeignKeyField) else field.name
-    return key, field._dumps if isinstance(field, JSONField) else field.db_value
-
-
-def _insert_sql(model, fields, count):
-    """INSERT … VALUES (…) × count … RETURNING every column, in ``fields`` order."""
-    quote = db.quote
-    columns = ", ".join(f"{quote[0]}{f.column_name}{quote[1]}" for f in fields)
-    # JSON goes as text, as peewee's JSONField sends it: through json() on SQLite (compact,
-    # JSON-typed), as a plain literal that PostgreSQL parses into its jsonb column
-    json_param = "json(?)" if is_sqlite() else db.param
-    group = "(" + ", ".join(json_param if isinstance(f, JSONField) else db.param for f in fields) + ")"
-    return (f"INSERT INTO {quote[0]}{model._meta.table_name}{quote[1]} ({columns}) "
-            f"VALUES {', '.join([group] * count)} RETURNING {columns}")
+    conflict raises IntegrityError. The SQL is written in ``dataset_api.rows``."""
+    return sql_rows.insert(build.model_of(resource), rows, key="id", chunk=chunk)

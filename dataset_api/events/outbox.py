@@ -5,6 +5,8 @@ only while something consumes it: an enabled webhook of its project that wants i
 from dataclasses import dataclass
 from datetime import datetime
 
+from dataset_api import rows
+from dataset_api.db import db, is_postgresql
 from dataset_api.jsonapi.values import render_timestamp
 from dataset_api.models import Event, Webhook, WebhookDelivery, utcnow, uuid7
 from dataset_api.registry import RESOURCES
@@ -54,11 +56,15 @@ def _actor():
 
 
 def webhooks_of(project_id):
-    """[(id, wanted event names)] of the enabled webhooks of ``project_id``: one indexed read."""
+    """[(id, wanted event names)] of the enabled webhooks of ``project_id``: one indexed read, its
+    SQL written here (on every write of the service; peewee takes longer to build it than the
+    database to answer it)."""
     if project_id is None:
         return []
-    return list(Webhook.select(Webhook.id, Webhook.events).where(
-        Webhook.project == project_id, Webhook.enabled == True).tuples())  # noqa: E712 - SQL
+    param = db.param
+    cursor = db.execute_sql(f'SELECT "id", "events" FROM "webhook" WHERE "project_id" = {param} '
+                            f'AND "enabled" = {param}', (str(project_id), True))
+    return [(hook, Webhook.events.python_value(names)) for hook, names in cursor.fetchall()]
 
 
 def emit(resource, kind, resource_id, args=None, *, project_id=None, dataset_id=None, entry_id=None,
@@ -72,7 +78,8 @@ def emit(resource, kind, resource_id, args=None, *, project_id=None, dataset_id=
 def emit_many(resource, kind, items):
     """``emit`` for each ``(resource_id, args, metadata)`` of ``items`` (metadata holding the
     ``project_id``, ``dataset_id`` and ``entry_id`` they name): one read of webhooks per project,
-    one INSERT of events and one of deliveries in all."""
+    one INSERT of events and one of deliveries in all (one statement for both, for one event on
+    PostgreSQL: each statement is a round trip there, the bulk of an event's cost)."""
     name, now = f"{resource.type}:{kind}", utcnow()
     hooks, events, targets = {}, [], []
     for resource_id, args, metadata in items:
@@ -91,17 +98,36 @@ def emit_many(resource, kind, items):
         targets.append(wanted)
     if not events:
         return 0
-    stored = Event.insert_many(events).returning(Event.id).tuples().execute()  # ids, in order
-    deliveries = [
-        {"id": uuid7(), "webhook": hook, "event": event_id, "project": event["project_id"],
-         "event_name": name, "message_id": event["uid"], "status": "pending", "attempts": 0,
-         "record": f"{resource.type}:{event['resource_id']}", "next_attempt_at": now,
+    if len(events) == 1 and targets[0] and is_postgresql():
+        _event_with_deliveries(events[0], targets[0], f"{resource.type}:{events[0]['resource_id']}")
+        return 1
+    stored = rows.insert(Event, events, key="uid")  # their ids read back, in order
+    rows.insert(WebhookDelivery, [
+        {"id": uuid7(), "webhook_id": hook, "event_id": event.id, "project_id": event.project_id,
+         "event_name": name, "message_id": event.uid, "status": "pending", "attempts": 0,
+         "record": f"{resource.type}:{event.resource_id}", "next_attempt_at": now,
          "created_at": now, "updated_at": now, "version": 1}
-        for (event_id,), event, wanted in zip(list(stored), events, targets, strict=True)
-        for hook in wanted]
-    if deliveries:
-        WebhookDelivery.insert_many(deliveries).execute()
+        for event, wanted in zip(stored, targets, strict=True) for hook in wanted])
     return len(events)
+
+
+EVENT_COLUMNS = ("uid", "name", "resource_id", "project_id", "payload", "created_at", "redis_pending")
+EVENT_WITH_DELIVERIES = (  # PostgreSQL: the event, and its deliveries with its id, in one statement
+    'WITH e AS (INSERT INTO "event" ({columns}) VALUES ({marks}) RETURNING "id") '
+    'INSERT INTO "webhook_delivery" ("id", "webhook_id", "event_id", "project_id", "event_name", '
+    '"message_id", "record", "status", "attempts", "next_attempt_at", "created_at", "updated_at", '
+    '"version") SELECT d.id, d.webhook, e.id, %s, %s, %s, %s, \'pending\', 0, %s, %s, %s, 1 '
+    'FROM e, unnest(%s::varchar[], %s::varchar[]) AS d(id, webhook)'
+).format(columns=", ".join(f'"{c}"' for c in EVENT_COLUMNS), marks=", ".join(["%s"] * len(EVENT_COLUMNS)))
+
+
+def _event_with_deliveries(event, webhooks, record):
+    values = [Event._meta.fields[c].db_value(event[c]) if c != "payload" else Event.payload._dumps(event[c])
+              for c in EVENT_COLUMNS]
+    now = event["created_at"]
+    db.execute_sql(EVENT_WITH_DELIVERIES, (
+        *values, event["project_id"], event["name"], event["uid"], record, now, now, now,
+        [uuid7() for _ in webhooks], list(webhooks)))
 
 
 def context(resource, row):

@@ -24,6 +24,7 @@ from dataset_api.models import Event, Webhook, WebhookDelivery, utcnow
 log = logging.getLogger("dataset_api.events")
 
 PUBLISH_BATCH = 500
+BATCH_ROUNDS = 4  # a claim takes this many times the deliveries a worker sends at once
 PURGE_EVERY_SECONDS = 60
 
 
@@ -38,12 +39,13 @@ def backoff(attempts, base, most):
 class Worker:
     def __init__(self, config):
         self.config = config
-        # a claimed batch is sent at once, each attempt within the timeout: twice that and a second
-        # is ample before another worker may take the batch again (this one died)
-        self.lease = timedelta(seconds=2 * config.webhook_timeout_seconds + 1)
-        self.batch = max(1, config.worker_concurrency)
-        self.pool = ThreadPoolExecutor(self.batch, thread_name_prefix="webhook")
-        self.http = httpx.Client(follow_redirects=False, limits=httpx.Limits(max_connections=self.batch))
+        # a claimed batch goes ``concurrency`` attempts at a time, each within the timeout: its
+        # rounds and one more, and a second, before another worker may take it again (this one died)
+        concurrency = max(1, config.worker_concurrency)
+        self.batch = BATCH_ROUNDS * concurrency
+        self.lease = timedelta(seconds=(BATCH_ROUNDS + 1) * config.webhook_timeout_seconds + 1)
+        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="webhook")
+        self.http = httpx.Client(follow_redirects=False, limits=httpx.Limits(max_connections=concurrency))
         self.publisher = Publisher(config.redis_url, config.redis_prefix, config.redis_stream_maxlen) \
             if config.redis_url else None
         self.purged_at = 0.0
@@ -128,13 +130,14 @@ class Worker:
                         .where(WebhookDelivery.id.in_(ids)).order_by(WebhookDelivery.event))
 
     def deliver(self):
+        """Send a leased batch, ``concurrency`` at a time, then record every outcome in one
+        transaction."""
         claimed = self.claim()
         if not claimed:
             return 0
         outcomes = list(self.pool.map(self._send, claimed))
         with db.atomic():
-            for row, outcome in zip(claimed, outcomes, strict=True):
-                self._record(row, outcome)
+            self._record(claimed, outcomes)
         return len(claimed)
 
     def _send(self, row):
@@ -149,32 +152,46 @@ class Worker:
                                 allow_private=self.config.webhook_allow_private,
                                 timeout=self.config.webhook_timeout_seconds)
 
-    def _record(self, row, outcome):
-        now = utcnow()
-        attempts = row.attempts + 1
-        common = {"attempts": attempts, "last_attempt_at": now, "locked_until": None,
-                  "response_code": outcome.response_code, "duration_ms": outcome.duration_ms,
-                  "last_error": outcome.error, "updated_at": now, "version": WebhookDelivery.version + 1}
-        if outcome.ok:
-            WebhookDelivery.update(status="succeeded", delivered_at=now, next_attempt_at=None, **common) \
-                .where(WebhookDelivery.id == row.id).execute()
-            Webhook.update(failing_since=None, last_success_at=now) \
-                .where(Webhook.id == row.webhook_id).execute()
-            return
-        delay = backoff(attempts, self.config.webhook_retry_seconds, self.config.webhook_retry_max_seconds)
-        WebhookDelivery.update(status="retrying", next_attempt_at=now + timedelta(seconds=delay), **common) \
-            .where(WebhookDelivery.id == row.id).execute()
-        Webhook.update(failing_since=fn.COALESCE(Webhook.failing_since, now)) \
-            .where(Webhook.id == row.webhook_id).execute()
-        cutoff = now - timedelta(seconds=self.config.webhook_disable_after_seconds)
-        disabled = Webhook.update(
-            enabled=False, updated_at=now, version=Webhook.version + 1,
-            disabled_reason=f"No successful delivery for {self.config.webhook_disable_after_seconds} s; "
-                            f"last error: {outcome.error}"[:500],
-        ).where(Webhook.id == row.webhook_id, Webhook.enabled == True,  # noqa: E712
-                Webhook.failing_since <= cutoff).execute()
-        if disabled:
-            log.warning("webhook %s disabled: failing since before %s", row.webhook_id, cutoff)
+    def _record(self, rows, outcomes):
+        """Each delivery's outcome (one statement, run per row by the driver), then each webhook's:
+        its last success, or the start of its failures and, past the limit, its disabling."""
+        now, config = utcnow(), self.config
+        params, succeeded, failed = [], set(), {}
+        for row, outcome in zip(rows, outcomes, strict=True):
+            attempts = row.attempts + 1
+            if outcome.ok:
+                status, next_at, delivered = "succeeded", None, now
+                succeeded.add(row.webhook_id)
+            else:
+                delay = backoff(attempts, config.webhook_retry_seconds, config.webhook_retry_max_seconds)
+                status, next_at, delivered = "retrying", now + timedelta(seconds=delay), None
+                failed[row.webhook_id] = outcome.error
+            params.append((status, attempts, next_at, now, outcome.response_code, outcome.duration_ms,
+                           outcome.error, delivered, now, row.id))
+        q = db.param
+        db.cursor().executemany(
+            f'UPDATE "webhook_delivery" SET "status" = {q}, "attempts" = {q}, "next_attempt_at" = {q}, '
+            f'"last_attempt_at" = {q}, "response_code" = {q}, "duration_ms" = {q}, "last_error" = {q}, '
+            f'"delivered_at" = {q}, "updated_at" = {q}, "locked_until" = NULL, "version" = "version" + 1 '
+            f'WHERE "id" = {q}', params)
+        if succeeded:
+            Webhook.update(failing_since=None, last_success_at=now).where(Webhook.id.in_(succeeded)).execute()
+        failing = set(failed) - succeeded  # a success in the batch ends the webhook's failures
+        if failing:
+            Webhook.update(failing_since=fn.COALESCE(Webhook.failing_since, now)) \
+                .where(Webhook.id.in_(failing)).execute()
+            self._disable(failing, failed, now)
+
+    def _disable(self, failing, errors, now):
+        """Disable the webhooks among ``failing`` that had no success since the limit."""
+        limit = self.config.webhook_disable_after_seconds
+        cutoff = now - timedelta(seconds=limit)
+        for hook in Webhook.select(Webhook.id).where(Webhook.id.in_(failing), Webhook.enabled == True,  # noqa: E712
+                                                      Webhook.failing_since <= cutoff):
+            Webhook.update(enabled=False, updated_at=now, version=Webhook.version + 1,
+                           disabled_reason=f"No successful delivery for {limit} s; last error: "
+                                           f"{errors[hook.id]}"[:500]).where(Webhook.id == hook.id).execute()
+            log.warning("webhook %s disabled: failing since before %s", hook.id, cutoff)
 
     # --- retention -------------------------------------------------------------------------------
 

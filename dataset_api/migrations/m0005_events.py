@@ -69,22 +69,26 @@ class Event(Base):
         indexes = ((("redis_pending", "id"), False),)
 
 
-class WebhookDelivery(Stamped):
+class WebhookDelivery(Base):
+    id = CharField(primary_key=True, max_length=36)
+    version = IntegerField()
     webhook = ForeignKeyField(Webhook, on_delete="CASCADE", index=False)
     event = ForeignKeyField(Event, on_delete="CASCADE", index=True)
     project = ForeignKeyField(Project, on_delete="CASCADE", index=True)
-    event_name = CharField(max_length=64, index=True)
-    message_id = CharField(max_length=36, index=True)
+    event_name = CharField(max_length=64)
+    message_id = CharField(max_length=36)
     record = CharField(max_length=160)
-    status = CharField(max_length=16, index=True)
+    status = CharField(max_length=16)
     attempts = IntegerField()
     next_attempt_at = DateTimeField(null=True)
     locked_until = DateTimeField(null=True)
     last_attempt_at = DateTimeField(null=True)
-    response_code = IntegerField(null=True, index=True)
+    response_code = IntegerField(null=True)
     duration_ms = FloatField(null=True)
     last_error = TextField(null=True)
-    delivered_at = DateTimeField(null=True, index=True)
+    delivered_at = DateTimeField(null=True)
+    created_at = DateTimeField()
+    updated_at = DateTimeField()
 
     class Meta:
         table_name = "webhook_delivery"

@@ -53,23 +53,28 @@ class Event(Model):
 
 
 class WebhookDelivery(UUIDModel):
-    """One event for one webhook: its state and its last attempt."""
+    """One event for one webhook: its state and its last attempt. Written with every event a
+    webhook wants, so it carries only the indexes its readers need (the worker's queue and order,
+    the purge, a project's and a webhook's listings), not one per column as the resources people
+    write do; its other filters scan a webhook's deliveries."""
 
     webhook = ForeignKeyField(Webhook, on_delete="CASCADE", index=False)  # (webhook, record, event) leads
     event = ForeignKeyField(Event, on_delete="CASCADE", index=True)
     project = ForeignKeyField(Project, on_delete="CASCADE", index=True)
-    event_name = CharField(max_length=64, index=True)
-    message_id = CharField(max_length=36, index=True)  # the event's uid: the webhook-id header
+    event_name = CharField(max_length=64)
+    message_id = CharField(max_length=36)  # the event's uid: the webhook-id header
     record = CharField(max_length=160)  # "<type>:<id>": a record's events are delivered in order
-    status = CharField(max_length=16, default="pending", index=True)
+    status = CharField(max_length=16, default="pending")
     attempts = IntegerField(default=0)
     next_attempt_at = DateTimeField(null=True)
     locked_until = DateTimeField(null=True)
     last_attempt_at = DateTimeField(null=True)
-    response_code = IntegerField(null=True, index=True)
+    response_code = IntegerField(null=True)
     duration_ms = FloatField(null=True)
     last_error = TextField(null=True)
-    delivered_at = DateTimeField(null=True, index=True)
+    delivered_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
 
     class Meta:
         indexes = (
