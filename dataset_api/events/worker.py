@@ -25,6 +25,9 @@ log = logging.getLogger("dataset_api.events")
 
 PUBLISH_BATCH = 500
 BATCH_ROUNDS = 4  # a claim takes this many times the deliveries a worker sends at once
+# The database is used from the worker's main thread only (the senders never touch it): one
+# connection, and one spare for a reconnect while the first is being discarded.
+WORKER_CONNECTIONS = 2
 PURGE_EVERY_SECONDS = 60
 
 
@@ -219,7 +222,7 @@ def main(config, parent_pid=None):
         die_with_parent(parent_pid)
     database = bind(config.db_url, lock_timeout_ms=config.pg_lock_timeout_ms,
                     statement_timeout_ms=config.pg_statement_timeout_ms,
-                    busy_timeout_ms=config.sqlite_busy_timeout_ms, pool_size=config.worker_concurrency + 2)
+                    busy_timeout_ms=config.sqlite_busy_timeout_ms, pool_size=WORKER_CONNECTIONS)
     migrations.migrate(database)
     outbox.configure(redis=config.redis_url)
     stop = threading.Event()
