@@ -206,6 +206,7 @@ def test_postgresql_restart_under_write_load_is_503s_then_recovers_by_itself(tmp
     connection dead: the writes after it must all succeed (the pool replaces dead connections)."""
     with private_postgres() as cluster, Server(tmp_path, cluster.url, workers=2) as server:
         dataset_id, idle_dataset_id = make_dataset(server), make_dataset(server)
+        delivery_worker = wait_until(server.delivery_worker, 30)
         with WriteLoad(server, dataset_id) as load:
             warm_up(load, server)
             began = time.monotonic()
@@ -233,7 +234,8 @@ def test_postgresql_restart_under_write_load_is_503s_then_recovers_by_itself(tmp
         summary = check_writes(after_idle, server, idle_dataset_id)  # 201 only: no dead connection used
         assert not after_idle.transport_errors(), summary
         print(f"after an idle restart: {summary}")
-        no_crash_lines(server)
+        no_crash_lines(server)  # the event delivery worker, polling the outbox, waited it out too
+        assert delivery_worker is not None and delivery_worker in server.children(), "delivery worker gone"
 
 
 def _rpc_create(entry_id, label):

@@ -13,9 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import httpx
+import redis
 from peewee import SQL, fn
 
-from dataset_api.db import db, is_postgresql, lock_until_commit
+from dataset_api.db import db, is_outage, is_postgresql, lock_until_commit
 from dataset_api.events import delivery
 from dataset_api.events.publish import Publisher
 from dataset_api.jsonapi.values import render_timestamp
@@ -65,8 +66,15 @@ class Worker:
         while not stop.is_set():
             try:
                 busy = self.step()
-            except Exception:  # noqa: BLE001 - a database or Redis outage: wait, then try again
-                log.exception("delivery worker step failed")
+            except Exception as exc:  # noqa: BLE001 - the worker outlives any one round
+                if isinstance(exc, redis.RedisError) or is_outage(exc):
+                    # the database or Redis is out of reach (a restart, a failover): what was
+                    # leased or unpublished stays in the outbox; wait, then try again
+                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    log.warning("delivery worker waits: %s unavailable: %s",
+                                "Redis" if isinstance(exc, redis.RedisError) else "the database", first)
+                else:  # a bug: logged with its traceback
+                    log.exception("delivery worker step failed")
                 busy = False
             if not busy:
                 stop.wait(self.config.worker_poll_seconds)
