@@ -21,7 +21,7 @@ def insert(model, rows, *, key=None, chunk=100):
     rows = [{**meta.get_default_dict(), **values} for values in rows]
     # an auto-incremented id no row gives is left to the database (PostgreSQL refuses NULL for it)
     fields = tuple(f for f in meta.sorted_fields if not (isinstance(f, AutoField) and f.name not in rows[0]))
-    columns = [_column(field) for field in fields]
+    columns = [column(field) for field in fields]
     stored = {}
     for part in chunked(rows, chunk):
         params = [None if row.get(name) is None else to_db(row[name])
@@ -36,7 +36,7 @@ def insert(model, rows, *, key=None, chunk=100):
     return [stored[row[key]] for row in rows] if key else None
 
 
-def _column(field):
+def column(field):
     """(the key of ``field`` in a row, its value -> parameter); rows name foreign keys by column."""
     name = field.column_name if isinstance(field, ForeignKeyField) else field.name
     return name, field._dumps if isinstance(field, JSONField) else field.db_value

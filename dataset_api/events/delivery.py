@@ -62,18 +62,10 @@ def pinned(url, address):
         host = f"[{host}]" if version == 6 else host
         return host if parts.port is None else f"{host}:{parts.port}"
 
-    named = ipaddress.ip_address(parts.hostname).version if _is_ip(parts.hostname) else 4
+    named = 6 if ":" in parts.hostname else 4  # only an IPv6 literal holds a colon
     target = urlunsplit((parts.scheme, netloc(str(address), address.version), parts.path or "/",
                          parts.query, ""))
     return target, netloc(parts.hostname, named), parts.hostname
-
-
-def _is_ip(text):
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def attempt(client, url, message_id, text, secrets, *, allow_private, timeout):

@@ -122,8 +122,7 @@ EVENT_WITH_DELIVERIES = (  # PostgreSQL: the event, and its deliveries with its 
 
 
 def _event_with_deliveries(event, webhooks, record):
-    values = [Event._meta.fields[c].db_value(event[c]) if c != "payload" else Event.payload._dumps(event[c])
-              for c in EVENT_COLUMNS]
+    values = [rows.column(Event._meta.fields[c])[1](event[c]) for c in EVENT_COLUMNS]
     now = event["created_at"]
     db.execute_sql(EVENT_WITH_DELIVERIES, (
         *values, event["project_id"], event["name"], event["uid"], record, now, now, now,
