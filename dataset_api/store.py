@@ -5,6 +5,7 @@ from peewee import AutoField, IntegrityError
 
 from dataset_api import rows as sql_rows
 from dataset_api.auth import permissions
+from dataset_api.auth.roles import forget_memberships
 from dataset_api.db import db, is_postgresql
 from dataset_api.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from dataset_api.events import outbox
@@ -26,7 +27,7 @@ def permit(resource, action, user, record):
                         **resource.permit_context(get))
 
 
-def _key(resource, resource_id):
+def key(resource, resource_id):
     """The column value of ``resource_id``, or None when it can name no record (not sent to the
     database: a driver refuses text holding U+0000 or an unpaired surrogate)."""
     text = str(resource_id)
@@ -43,16 +44,20 @@ def get_or_404(resource, resource_id, *, lock=False):
     checked on it stays true until the write; a row changed meanwhile is read as committed (and
     re-checked against the read scope). SQLite's write transactions hold the whole database."""
     model = build.model_of(resource)
-    key = _key(resource, resource_id)
+    value = key(resource, resource_id)
     row = None
-    if key is not None:  # an id no database takes names no record, and is never sent to one
-        select = scope(resource, model.select()).where(model.id == key)
+    if value is not None:  # an id no database takes names no record, and is never sent to one
+        select = scope(resource, model.select()).where(model.id == value)
         if lock and is_postgresql():
             select = select.for_update(of=model)
         row = select.first()
     if row is None:
-        raise NotFound(f"No {resource.type} with id {resource_id!r}.")
+        raise not_found(resource, resource_id)
     return row
+
+
+def not_found(resource, resource_id):
+    return NotFound(f"No {resource.type} with id {resource_id!r}.")
 
 
 def page(resource, q):
@@ -77,6 +82,7 @@ def insert(resource, values, user, client_id=None):
                 raise Conflict(f"Id {client_id} is already taken.", pointer="/data/id", code="id_taken")
             values["id"] = client_id
         row = _write(resource, lambda: model.create(**values))
+        forget_memberships(model)
         _hook(resource.after_create, resource, row)
         row = model.get_by_id(row.id)
         outbox.record(resource, "created", row, outbox.written(resource, row, values))
@@ -99,6 +105,7 @@ def change(resource, resource_id, values, user, precondition=None):
         if _write(resource, stmt.execute) == 0:
             raise PreconditionFailed("The resource changed since you read it (If-Match).",
                                      code="stale_version")
+        forget_memberships(model)
         row = model.get_by_id(row.id)
         outbox.record(resource, "updated", row, outbox.written(resource, row, values))
     return row
@@ -120,6 +127,7 @@ def remove(resource, resource_id, user, precondition=None):
         if stmt.execute() == 0:
             raise PreconditionFailed("The resource changed since you read it (If-Match).",
                                      code="stale_version")
+        forget_memberships(model)
         _hook(resource.after_delete, resource, row)
         outbox.record(resource, "deleted", row)
 
@@ -151,7 +159,7 @@ def readable_by_id(resource, ids, *, share=False):
     ``share``: on PostgreSQL, hold them (``FOR SHARE``) until the transaction ends, so a change to
     one waits for this transaction and what is checked on them stays true until the write."""
     model = build.model_of(resource)
-    keys = sorted({key for key in (_key(resource, i) for i in ids) if key is not None})
+    keys = sorted({k for k in (key(resource, i) for i in ids) if k is not None})
     if not keys:
         return {}
     select = scope(resource, model.select()).where(model.id.in_(keys))
@@ -185,4 +193,7 @@ def insert_many(resource, rows, chunk=100):
     """Insert records whose create rules have run, ``chunk`` rows a statement, defaults filled as
     ``insert`` fills them; return the stored rows (as RETURNING reads them back), in order. A
     conflict raises IntegrityError. The SQL is written in ``dataset_api.rows``."""
-    return sql_rows.insert(build.model_of(resource), rows, key="id", chunk=chunk)
+    model = build.model_of(resource)
+    stored = sql_rows.insert(model, rows, key="id", chunk=chunk)
+    forget_memberships(model)
+    return stored

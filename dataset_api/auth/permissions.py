@@ -7,14 +7,19 @@ admin, an org_owner of the project's organization, or an enabled project_owner m
 enabled reviewer or annotator member.
 """
 
+import operator
+from functools import reduce
+
 from connexion.context import context
+from peewee import SQL
 
 from dataset_api import errors
-from dataset_api.auth.roles import project_role
+from dataset_api.auth.roles import memberships, project_role
 from dataset_api.models import Entry, Project, ProjectMember
 
 OWNER, REVIEWER, ANNOTATOR = "project_owner", "reviewer", "annotator"
 STEP_OF_ROLE = {ANNOTATOR: "annotate", REVIEWER: "review"}
+NOTHING = SQL("1 = 0")
 
 def current_user():
     """The authenticated caller of this request (set by the security handler)."""
@@ -27,31 +32,50 @@ def _memberships(user, roles):
         ProjectMember.role.in_(roles))
 
 
+def _member_in(user, project_column, roles):
+    """Rows of projects where the user has an enabled membership of one of ``roles``; None when
+    there are none (the condition is left out)."""
+    mine = memberships(user)
+    if mine is None:  # more than a request keeps in hand: the database looks them up
+        return project_column.in_(_memberships(user, roles))
+    projects = sorted(project for project, role in mine.items() if role in roles)
+    return project_column.in_(projects) if projects else None
+
+
+def _any(*conditions):
+    """The OR of the conditions that are not None; false when all are."""
+    kept = [c for c in conditions if c is not None]
+    return reduce(operator.or_, kept) if kept else NOTHING
+
+
+def _owned(user, project_column):
+    org = None
+    if user.role == "org_owner" and user.orgs:
+        org = project_column.in_(Project.select(Project.id).where(
+            Project.organization_id.in_(list(user.orgs))))
+    return _member_in(user, project_column, [OWNER]), org
+
+
 def owned(user, project_column):
     """Rows of projects the user owns (membership or organization)."""
-    condition = project_column.in_(_memberships(user, [OWNER]))
-    if user.role == "org_owner" and user.orgs:
-        condition |= project_column.in_(Project.select(Project.id).where(
-            Project.organization_id.in_(list(user.orgs))))
-    return condition
+    return _any(*_owned(user, project_column))
 
 
 def member(user, project_column):
     """Rows of projects the user owns or works in."""
-    return owned(user, project_column) | project_column.in_(
-        _memberships(user, [OWNER, REVIEWER, ANNOTATOR]))
+    return _any(*_owned(user, project_column), _member_in(user, project_column, [REVIEWER, ANNOTATOR]))
 
 
 def visible_entries(user):
     """Entries an owner sees, or that a worker has touched or may take at their step."""
     me = user.account_id
-    waiting = None
-    for role, step in STEP_OF_ROLE.items():
-        cond = Entry.project.in_(_memberships(user, [role])) & (Entry.wf_step == step)
-        waiting = cond if waiting is None else waiting | cond
-    worked = ((Entry.assigned_to_id == me) | (Entry.submitted_by_id == me)
-              | (Entry.reviewed_by_id == me)) & Entry.project.in_(_memberships(user, [REVIEWER, ANNOTATOR]))
-    return owned(user, Entry.project) | worked | (Entry.assigned_to_id.is_null() & waiting)
+    waiting = [cond & (Entry.wf_step == step) for role, step in STEP_OF_ROLE.items()
+               if (cond := _member_in(user, Entry.project, [role])) is not None]
+    worked = _member_in(user, Entry.project, [REVIEWER, ANNOTATOR])
+    if worked is not None:
+        worked &= (Entry.assigned_to_id == me) | (Entry.submitted_by_id == me) | (Entry.reviewed_by_id == me)
+    return _any(*_owned(user, Entry.project), worked,
+                Entry.assigned_to_id.is_null() & _any(*waiting) if waiting else None)
 
 
 def scope(resource, select):

@@ -8,7 +8,7 @@ from dataset_api.errors import Conflict, InvalidQuery, NotFound
 from dataset_api.jsonapi import build, query
 from dataset_api.models import Entry
 from dataset_api.registry import Attr, Include, Parent, Resource, common, register
-from dataset_api.resources.datasets import DATASETS
+from dataset_api.resources import datasets  # noqa: F401  (entries' parent, registered before them)
 from dataset_api.store import get_or_404
 from dataset_api.workflow import actions, counters
 
@@ -113,14 +113,15 @@ def report_entry_error(id, body):
 def claim_next_entry():
     """``GET /entries/next``: the caller's entry in the dataset of ``filter[dataset_id]``."""
     q = query.parse(ENTRIES, crud.query_pairs())
-    dataset_ids = [f.value for f in q.filters if f.name == "dataset_id" and f.op in ("", "eq")]
-    if not dataset_ids:
+    taken = next((f for f in q.filters if f.name == "dataset_id" and f.op in ("", "eq")), None)
+    if taken is None:
         raise InvalidQuery("filter[dataset_id] is required.", parameter="filter[dataset_id]")
+    extra = [f for f in q.filters if f is not taken]
     with db.atomic():
-        dataset = get_or_404(DATASETS, dataset_ids[0])
         try:
-            row, claimed = actions.next_entry(crud.current_user(), dataset,
-                                              lambda select: build.filtered(Entry, select, q.filters))
+            row, claimed = actions.next_entry(
+                crud.current_user(), taken.value,
+                (lambda select: build.filtered(Entry, select, extra)) if extra else None)
         except NotFound:
             metrics.count_claim("next", "none_left")
             raise

@@ -1,13 +1,13 @@
 """Workflow actions on entries, each one transaction: check with the state machine, write with a
 version check (so two racing callers can never both win), move the dataset counters."""
 
-from dataset_api import errors
-from dataset_api.auth.roles import OWNER, enabled_member, project_role
+from dataset_api import errors, store
+from dataset_api.auth.roles import OWNER, enabled_member, role_in
 from dataset_api.db import is_postgresql, lock_until_commit
 from dataset_api.events import outbox
-from dataset_api.models import Dataset, Entry, utcnow
+from dataset_api.models import Entry
 from dataset_api.registry import RESOURCES
-from dataset_api.workflow import counters, machine
+from dataset_api.workflow import counters, machine, statements
 
 STATE = ("id", "wf_step", "status", "assigned_to_id", "submitted_by_id", "reviewed_by_id")
 REFUSALS = {403: errors.Forbidden, 409: errors.Conflict, 422: errors.Invalid}
@@ -26,7 +26,9 @@ def perform(entry, user, action, **params):
 
     Call inside a transaction. Raises Forbidden, Conflict or Invalid.
     """
-    role = project_role(user, entry.project_id)
+    dataset, role = caller(user, entry.dataset_id)
+    if dataset is None:  # deleted with its entries since the entry was read
+        raise store.not_found(RESOURCES["entries"], entry.id)
     state = _state(entry)
     args = {}
     try:
@@ -43,8 +45,7 @@ def perform(entry, user, action, **params):
             changes = machine.select(state, user.account_id, role)
             kind, args = "selected", {"assigned_to_id": user.account_id}
         elif action == "submit":
-            rate = (Dataset.get_by_id(entry.dataset_id).workflow_configuration or {}).get(
-                "sample_rate", 1)
+            rate = (dataset.workflow_configuration or {}).get("sample_rate", 1)
             changes = machine.submit(state, user.account_id, role, params.get("approved"), rate)
             kind = "reviewed" if entry.wf_step == machine.REVIEW else "submitted"
             if params.get("approved") is not None:
@@ -60,6 +61,15 @@ def perform(entry, user, action, **params):
     return row
 
 
+def caller(user, dataset_id):
+    """(the dataset's ``id``, ``project_id`` and ``workflow_configuration``, ``user``'s role in its
+    project): one statement. (None, None) when there is no such dataset."""
+    dataset = statements.dataset_with_caller(dataset_id, user.account_id)
+    if dataset is None:
+        return None, None
+    return dataset, role_in(user, dataset.caller_organization_id, dataset.caller_member_role)
+
+
 def _emit(kind, entry, args):
     """The entry's workflow event (docs/events.md), in the action's transaction."""
     outbox.record(RESOURCES["entries"], kind, entry, args)
@@ -69,54 +79,61 @@ def apply(entry, changes):
     """Write ``changes`` if the entry is still at the version we read; move the counters."""
     if not changes:
         return entry
-    updated = list(Entry.update({**changes, "version": Entry.version + 1, "updated_at": utcnow()}).where(
-        Entry.id == entry.id, Entry.version == entry.version).returning(Entry).execute())
-    if not updated:
+    updated = statements.update_entry(entry.id, changes, version=entry.version)
+    if updated is None:
         raise errors.Conflict("The entry changed while you acted on it; fetch it and try again.",
                               code="changed_concurrently")
     if "status" in changes:
         completed, in_progress = counters.status_deltas(entry.status, changes["status"])
         if completed or in_progress:
             counters.shift(entry.dataset_id, completed=completed, in_progress=in_progress)
-    return updated[0]
+    return updated
 
 
-def next_entry(user, dataset, narrow):
-    """Return (entry, claimed): the caller's in-progress entry in ``dataset`` (claimed False), else
-    the best unassigned one, claimed now (claimed True).
+def next_entry(user, dataset_id, narrow=None):
+    """Return (entry, claimed): the caller's in-progress entry in dataset ``dataset_id`` (claimed
+    False), else the best unassigned one, claimed now (claimed True).
 
-    ``narrow(select)`` applies the caller's extra filters to new claims only: an entry the caller
-    already holds in the dataset is returned whatever the filters (no hoarding). Call inside a
-    transaction. Concurrent calls of one caller in one dataset take turns from the look for their
-    own entry to the commit, so they all get the one entry the first of them claimed; other callers
-    are not held up.
-    Raises Forbidden when the caller has no role that works entries, NotFound when none is left.
+    ``narrow(select)``, when given, applies the caller's extra filters to new claims only: an entry
+    the caller already holds in the dataset is returned whatever the filters (no hoarding). Call
+    inside a transaction. Concurrent calls of one caller in one dataset take turns from the look for
+    their own entry to the commit, so they all get the one entry the first of them claimed; other
+    callers are not held up.
+    Raises NotFound when the caller cannot read the dataset (a dataset is readable exactly where its
+    reader has a role in its project: ``datasets``' read scope is ``permissions.member``) or when no
+    entry is left, Forbidden when the caller has no role that works entries.
     """
-    role = project_role(user, dataset.project_id)
+    dataset = role = None
+    if store.key(RESOURCES["datasets"], dataset_id) is not None:
+        dataset, role = caller(user, dataset_id)
+    if role is None:
+        raise store.not_found(RESOURCES["datasets"], dataset_id)
     steps = [s for s in machine.OPEN_STEPS if machine.fits(role, s)]
     if not steps:
         raise errors.Forbidden("You have no role in this project that works entries.")
     lock_until_commit("next", user.account_id, str(dataset.id))
-    mine = Entry.in_dataset(dataset.id).where(
-        Entry.assigned_to_id == user.account_id, Entry.status == "in_progress",
-        Entry.wf_step.in_(steps))
-    own = Entry.queue_order(mine).first()
+    own = statements.own_entry(dataset.id, user.account_id, steps)
     if own is not None:
         return own, False
     # the head of each step's queue (one index entry each: entry_queue), then the best of them; on
     # PostgreSQL an entry another claim holds is skipped, on SQLite this transaction holds the
     # write lock (BEGIN IMMEDIATE)
-    heads = []
-    for step in steps:
-        head = Entry.queue_order(narrow(Entry.waiting(dataset.id, [step]))).limit(1)
-        if is_postgresql():
-            head = head.for_update("FOR UPDATE SKIP LOCKED")
-        heads.extend(head.select(Entry.id, Entry.priority, Entry.created_at))
+    heads = [head for step in steps if (head := _head(dataset.id, step, narrow)) is not None]
     if not heads:
         raise errors.NotFound("No entry is waiting for you in this dataset.")
-    claimed = min(heads, key=lambda e: (-e.priority, e.created_at, e.id)).id  # Entry.queue_order's
-    [entry] = Entry.update(assigned_to_id=user.account_id, status="in_progress", version=Entry.version + 1,
-                           updated_at=utcnow()).where(Entry.id == claimed).returning(Entry).execute()
+    claimed = min(heads, key=lambda e: (-e[1], e[2], e[0]))[0]  # Entry.queue_order's
+    entry = statements.update_entry(claimed, {"assigned_to_id": user.account_id, "status": "in_progress"})
     counters.shift(dataset.id, in_progress=1)
     _emit("selected", entry, {"assigned_to_id": user.account_id})
     return entry, True
+
+
+def _head(dataset_id, step, narrow):
+    """(id, priority, created_at) of the first entry waiting at ``step``, narrowed by the caller's
+    filters when there are some; None when none waits."""
+    if narrow is None:
+        return statements.queue_head(dataset_id, step)
+    head = Entry.queue_order(narrow(Entry.waiting(dataset_id, [step]))).limit(1)
+    if is_postgresql():
+        head = head.for_update("FOR UPDATE SKIP LOCKED")
+    return next(iter(head.select(Entry.id, Entry.priority, Entry.created_at).tuples()), None)

@@ -1,39 +1,19 @@
 """Dataset counters, changed by SQL increments in the entry's own transaction (no read-modify-write)."""
 
-from peewee import Case, Value
-
 from dataset_api.events import outbox
-from dataset_api.models import Dataset, Entry, utcnow
+from dataset_api.models import Dataset, Entry
 from dataset_api.registry import RESOURCES
+from dataset_api.workflow import statements
 
 COMPLETED = ("completed", "errored")  # both count as finished work
 
 
-def _counters(total, done, busy):
-    """The counter columns set to the SQL expressions ``total``, ``done`` and ``busy``, with progress
-    and status derived from them in the same SET: SQL reads a row's old values on the right of
-    every assignment, so the derived columns are computed from the new counters' expressions."""
-    return {
-        Dataset.entries_total_count: total, Dataset.entries_completed_count: done,
-        Dataset.entries_in_progress_count: busy,
-        Dataset.progress: Case(None, [(total > 0, done.cast("FLOAT") / total)], 0.0),
-        Dataset.status: Case(None, [((total > 0) & (done >= total), "completed"),
-                                    ((busy > 0) | (done > 0), "in_progress")], "pending"),
-    }
-
-
 def shift(dataset_id, *, total=0, completed=0, in_progress=0):
-    """Add the given deltas to a dataset's counters and refresh progress and status: one UPDATE,
-    an increment in the database (no read-modify-write). When the dataset becomes completed, its
-    ``completed`` event is recorded (docs/events.md)."""
-    rows = Dataset.update({
-        **_counters(Dataset.entries_total_count + total, Dataset.entries_completed_count + completed,
-                    Dataset.entries_in_progress_count + in_progress),
-        Dataset.updated_at: utcnow(),
-    }).where(Dataset.id == dataset_id).returning(
-        Dataset.id, Dataset.project, Dataset.status, Dataset.entries_total_count,
-        Dataset.entries_completed_count).execute()
-    for row in rows:
+    """Add the given deltas to a dataset's counters and refresh progress and status (one UPDATE,
+    ``statements.shift_counters``). When the dataset becomes completed, its ``completed`` event is
+    recorded (docs/events.md)."""
+    row = statements.shift_counters(dataset_id, total, completed, in_progress)
+    if row is not None:
         before_total, before_done = row.entries_total_count - total, row.entries_completed_count - completed
         if row.status == "completed" and not (before_total > 0 and before_done >= before_total):
             _completed(row)
@@ -63,6 +43,6 @@ def recount(dataset_id=None):
         entries = Entry.select().where(Entry.dataset == ds.id)
         counts = (entries.count(), entries.where(Entry.status.in_(COMPLETED)).count(),
                   entries.where(Entry.status == "in_progress").count())
-        Dataset.update(_counters(*map(Value, counts))).where(Dataset.id == ds.id).execute()
+        statements.shift_counters(ds.id, *counts, relative=False)
         n += 1
     return n
