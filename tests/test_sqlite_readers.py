@@ -4,6 +4,8 @@ as plain GETs do; a write still queues behind the lock, and past the busy timeou
 (``DATASET_API_SQLITE_BUSY_TIMEOUT_MS``) is a 503 that wrote nothing."""
 
 import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -68,3 +70,31 @@ def test_a_write_kept_waiting_past_the_busy_timeout_is_a_503_that_wrote_nothing(
         assert api.get(f"/projects/{project['id']}").json()["data"]["attributes"]["name"] == "Birds"
         assert api.get(f"/annotations?filter[entry_id]={entry['id']}").json()["data"] == []
         assert api.patch(f"/projects/{project['id']}", rename).status_code == 200  # once it is free
+
+
+def test_writers_queued_in_the_process_wait_no_longer_than_the_busy_timeout(tmp_path):
+    """The writers of one process queue for the write lock one at a time (dataset_api.db's
+    QueuedSqliteDatabase); the time spent in that queue counts in the busy timeout. Six writers
+    kept out by an outside lock each get their 503 within about one timeout (300 ms), not one
+    after the other (the last after 6 × 300 ms); once the lock is free they all write."""
+    with app_client(tmp_path, sqlite_busy_timeout_ms=300) as client:
+        api = Api(client, token())
+        project = api.create("projects", name="Birds", organization_id=7)
+        datasets = [api.create("datasets", project_id=project["id"], name=f"Set {i}", modality="image")
+                    for i in range(6)]
+
+        def rename(dataset, name):
+            body = {"data": {"type": "dataset:datasets", "id": dataset["id"], "attributes": {"name": name}}}
+            started = time.monotonic()
+            resp = api.patch(f"/datasets/{dataset['id']}", body)
+            return resp.status_code, time.monotonic() - started
+
+        with write_lock(tmp_path), ThreadPoolExecutor(6) as pool:
+            waits = list(pool.map(rename, datasets, ["Locked"] * 6))
+        assert [status for status, _ in waits] == [503] * 6
+        assert max(took for _, took in waits) < 1.2, waits  # each about 0.3 s, not up to 1.8 s
+        with ThreadPoolExecutor(6) as pool:
+            after = list(pool.map(rename, datasets, [f"Free {i}" for i in range(6)]))
+        assert [status for status, _ in after] == [200] * 6
+        names = {d["attributes"]["name"] for d in api.get("/datasets").json()["data"]}
+        assert names == {f"Free {i}" for i in range(6)}
