@@ -51,7 +51,7 @@ def load(url, entries, clients, seed=1):
     """Migrate, then insert a project, ``clients`` annotators and a dataset of ``entries`` entries.
 
     Returns (dataset id, database version)."""
-    from dataset_api import migrations
+    from dataset_api import migrations, rows
     from dataset_api.db import bind
     from dataset_api.models import Dataset, Entry, Project, ProjectMember, utcnow, uuid7
     from dataset_api.workflow import counters
@@ -59,8 +59,6 @@ def load(url, entries, clients, seed=1):
     database = bind(url)
     migrations.migrate(database)
     rng = random.Random(seed)
-    fields = [Entry.id, Entry.dataset, Entry.project, Entry.priority, Entry.resource, Entry.wf_step,
-              Entry.status, Entry.created_at, Entry.updated_at, Entry.version]
     start = utcnow() - timedelta(seconds=entries)
     with database.connection_context(), database.atomic():
         project = Project.create(name="Workflow bench", organization_id=1)
@@ -70,10 +68,11 @@ def load(url, entries, clients, seed=1):
         dataset = Dataset.create(project=project, name="Queue", modality="image",
                                  workflow_configuration={"type": "simple_review", "sample_rate": 0})
         for first in range(0, entries, BATCH):
-            rows = [(uuid7(), dataset.id, project.id, rng.randrange(10), f"s3://b/img-{i:07d}.jpg",
-                     "annotate", "pending", start + timedelta(seconds=i), start + timedelta(seconds=i), 1)
-                    for i in range(first, min(first + BATCH, entries))]
-            Entry.insert_many(rows, fields).as_rowcount().execute()
+            rows.insert(Entry, [
+                {"id": uuid7(), "dataset_id": dataset.id, "project_id": project.id,
+                 "priority": rng.randrange(10), "resource": f"s3://b/img-{i:07d}.jpg",
+                 "created_at": start + timedelta(seconds=i), "updated_at": start + timedelta(seconds=i)}
+                for i in range(first, min(first + BATCH, entries))], chunk=BATCH)
         counters.recount(dataset.id)
     with database.connection_context():
         if url.startswith("postgresql"):
@@ -85,8 +84,9 @@ def load(url, entries, clients, seed=1):
     return dataset.id, version
 
 
-def outcome(url, dataset_id, claims):
-    """Return (entries not done, entries whose submitter is not their claimer, dataset counters)."""
+def outcome(url, dataset_id, claims, partial=False):
+    """Return (entries not done, entries whose submitter is not their claimer, dataset counters);
+    ``partial``: only some entries were to be claimed, so only the claimed ones count."""
     from dataset_api.db import bind
     from dataset_api.models import Dataset, Entry
 
@@ -98,6 +98,8 @@ def outcome(url, dataset_id, claims):
         count = {k: getattr(ds, k) for k in ("entries_total_count", "entries_completed_count",
                                              "entries_in_progress_count", "status")}
     database.close_all()
+    if partial:
+        rows = [row for row in rows if row[0] in claims]
     not_done = sum(1 for _, step, _ in rows if step != "done")
     wrong = sum(1 for entry_id, _, by in rows if claims.get(entry_id) != {by})
     return not_done, wrong, count
@@ -174,8 +176,9 @@ class Server:
 
 # --- the load -------------------------------------------------------------------------------------
 
-async def drain(port, secret, dataset_id, clients, limit):
-    """Run one next + submit loop per annotator until next answers 404; return the measurements."""
+async def drain(port, secret, dataset_id, clients, limit, claims_wanted=None):
+    """Run one next + submit loop per annotator until next answers 404 (or, with ``claims_wanted``,
+    until that many entries were claimed in all); return the measurements."""
     from dataset_api.auth import tokens
 
     def headers(account):
@@ -191,6 +194,8 @@ async def drain(port, secret, dataset_id, clients, limit):
 
     async def annotator(account, conn):
         for _ in range(limit):
+            if claims_wanted is not None and len(next_ms) >= claims_wanted:
+                return
             t0 = time.perf_counter()
             status, data = await conn.request("GET", next_path)
             if status == 404:
@@ -239,7 +244,8 @@ def table(runs):
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in runs:
         errors = ", ".join(f"{k}: {v}" for k, v in r["errors"].items()) or "0"
-        lines.append(f"| {r['db']} | {r['entries']:,} | {r['clients']} | {r['claims_per_s']:.0f} | "
+        entries = f"{r['entries']:,}" + (f" (first {r['claims']:,} claims)" if r.get("claims") else "")
+        lines.append(f"| {r['db']} | {entries} | {r['clients']} | {r['claims_per_s']:.0f} | "
                      f"{r['next_p50']:.1f} | {r['next_p99']:.1f} | {r['submit_p50']:.1f} | "
                      f"{r['submit_p99']:.1f} | {r['double_claims']} | {r['lost']} | {errors} |")
     return "\n".join(lines)
@@ -265,14 +271,16 @@ def section(runs):
                  for r in runs for kind, sample in r["error_samples"].items()]
     out += ["", "Errors (unexpected statuses, error lines in the server log): "
             + ("none." if not problems else ""), *problems, "",
-            "Re-run: `python bench/workflow.py --db sqlite|postgresql [--entries 2000] [--clients 16]` "
+            "Re-run: `python bench/workflow.py --db sqlite|postgresql [--entries 2000] [--clients 16] "
+            "[--claims N]` (`--claims`: stop after N claims, for a dataset too large to drain) "
             "(PostgreSQL: a database `bench_workflow_<random>` is created through `BENCH_PG_ADMIN_URL`, "
             "default `postgresql://postgres@127.0.0.1:5432/postgres`, and dropped afterwards).", ""]
     return out
 
 
 def key(run):
-    return f"{run['db']}/{run['entries']}/{run['clients']}"
+    partial = f"/{run['claims']}" if run.get("claims") else ""
+    return f"{run['db']}/{run['entries']}/{run['clients']}{partial}"
 
 
 # --- main -----------------------------------------------------------------------------------------
@@ -283,6 +291,8 @@ def main():
     p.add_argument("--entries", type=int, default=2000)
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--claims", type=int, help="stop after this many claims in all (a large dataset "
+                   "is not drained to the end); default: drain it")
     p.add_argument("--no-doc", action="store_true", help="print only; leave docs/performance.md alone")
     args = p.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the finally blocks
@@ -304,14 +314,15 @@ def main():
         load_before = os.getloadavg()[0]
         server = Server(url, tmp, secret, args.workers)
         server.wait_ready()
-        result = asyncio.run(drain(server.port, secret, dataset_id, args.clients, args.entries * 2 + 10))
+        result = asyncio.run(drain(server.port, secret, dataset_id, args.clients, args.entries * 2 + 10,
+                                   args.claims))
         load_after = os.getloadavg()[0]
         server.stop()
-        not_done, wrong, counts = outcome(url, dataset_id, result["claims"])
+        not_done, wrong, counts = outcome(url, dataset_id, result["claims"], partial=bool(args.claims))
 
         next_p50, next_p99 = percentiles(result["next_ms"])
         submit_p50, submit_p99 = percentiles(result["submit_ms"])
-        run = {"db": args.db, "entries": args.entries, "clients": args.clients,
+        run = {"db": args.db, "entries": args.entries, "clients": args.clients, "claims": args.claims,
                "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
                "database": version, "elapsed_s": round(result["elapsed"], 2),
                "claims_per_s": len(result["next_ms"]) / result["elapsed"],

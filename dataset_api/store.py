@@ -64,7 +64,7 @@ def page(resource, q):
     """Return (rows, has_more, count or None) for a parsed index query."""
     model = build.model_of(resource)
     select = build.filtered(model, scope(resource, model.select()), q.filters)
-    rows, has_more = build.page(model, build.ordered(model, build.after(model, select, q), q.sort), q)
+    rows, has_more = build.page(model, build.ordered(model, select, q.sort), q)
     return rows, has_more, select.count() if q.count else None
 
 

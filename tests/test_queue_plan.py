@@ -1,14 +1,26 @@
 """The work queue reads one index entry (issue #13): the query ``GET /entries/next`` runs for the
 head of a step's queue is answered by ``entry_queue``, filter and order both, with no sort, so a
-claim costs the same whatever the dataset's size (measured in bench/queue_plans.py)."""
+claim costs the same whatever the dataset's size (measured in bench/queue_plans.py). A dataset's
+entries page the same way in the default order and by ``-priority``, first page or after a cursor
+(bench/cursor_pages.py)."""
 
-from dataset_api.db import db, is_postgresql
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+from dataset_api.db import db, is_postgresql, is_sqlite
+from dataset_api.jsonapi import build, query
 from dataset_api.models import Entry
+from dataset_api.registry import RESOURCES
+from dataset_api.workflow import statements
 from tests import factories
 
 
 def plan(query):
-    sql, params = query.sql()
+    return plan_of(*query.sql())
+
+
+def plan_of(sql, params):
     if is_postgresql():  # on a table this small a sequential scan is cheaper: rule it out
         with db.atomic():
             db.execute_sql("SET LOCAL enable_seqscan = off")
@@ -19,8 +31,34 @@ def plan(query):
 def test_the_head_of_a_queue_is_read_from_its_index_without_a_sort(api):
     dataset = factories.dataset(api, factories.project(api))
     factories.entries(api, dataset, 30)
-    head = Entry.queue_order(Entry.waiting(dataset["id"], ["annotate"])).limit(1)
+    head = statements._head(is_postgresql(), is_sqlite())  # the claim's own text
     with db.connection_context():
-        found = plan(head)
+        found = plan_of(head, (dataset["id"], "annotate"))
     assert "entry_queue" in found, found
     assert "Sort" not in found and "TEMP B-TREE" not in found, found
+
+
+def page_reads(pairs):
+    """The SELECTs ``store.page`` runs for a page of ``GET /entries?<pairs>`` (an admin's: no scope)."""
+    q = query.parse(RESOURCES["entries"], pairs)
+    select = build.ordered(Entry, build.filtered(Entry, Entry.select(), q.filters), q.sort)
+    if q.after is None:
+        return [select.limit(q.page_size + 1)]
+    return [select.where(condition).limit(q.page_size + 1) for condition in build.after(Entry, q)]
+
+
+@pytest.mark.parametrize(("sort", "index"), [(None, "entry_dataset_id_order"),
+                                             ("-priority", "entry_dataset_priority_order")])
+def test_a_page_of_a_dataset_is_read_from_its_index_without_a_sort_however_deep(api, sort, index):
+    dataset = factories.dataset(api, factories.project(api))
+    for i in range(12):
+        factories.entry(api, dataset, f"p{i}.png", priority=i % 3)
+    pairs = [("filter[dataset_id]", dataset["id"]), ("page[size]", "4"), *([("sort", sort)] if sort else [])]
+    first = api.get("/entries?" + "&".join(f"{k}={v}" for k, v in [*pairs, ("page[cursor]", "")]))
+    cursor = dict(parse_qsl(urlsplit(first.json()["links"]["next"]).query))["page[cursor]"]
+    with db.connection_context():
+        for reads in (page_reads(pairs), page_reads([*pairs, ("page[cursor]", cursor)])):
+            for read in reads:
+                found = plan(read)
+                assert index in found, found
+                assert "Sort" not in found and "TEMP B-TREE" not in found, found

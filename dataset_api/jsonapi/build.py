@@ -68,11 +68,13 @@ def ordered(model, select, sort):
     return select.order_by(*terms)
 
 
-def after(model, select, query):
-    """Narrow ``select`` to the rows after the cursor's position in the order of ``query.sort``
-    (keyset paging: the WHERE uses the sort key, so any page costs what the first does)."""
-    if query.after is None:
-        return select
+def after(model, query):
+    """The rows after the cursor's position in the order of ``query.sort``, as conditions to run
+    one after the other (keyset paging): for each term from the last to the first, the rows equal
+    to the cursor on the terms before it and beyond it on that term. In that sequence they are the
+    rows after the cursor in order, and each is one range of an index that holds the order
+    (``dataset_id``, then the terms), so a page costs what the first does; one OR of them all
+    would be a range on the leading term only, read from the start of the cursor's group."""
     terms = order(query.sort)
     keys = query.after
     if isinstance(keys, dict):  # a row reference: that row's values now
@@ -81,17 +83,16 @@ def after(model, select, query):
         if keys is None:
             raise InvalidQuery("Invalid page[cursor]: the row it continues after was deleted; "
                                "start again without it.", parameter=CURSOR)
-    condition = None
-    for (name, desc), key in reversed(list(zip(terms, keys, strict=True))):
-        col = column(model, name)
-        same = col.is_null() if key is None else col == key
-        tail = same & condition if condition is not None else None
-        beyond = _beyond(col, desc, key)
-        condition = tail if beyond is None else beyond if tail is None else beyond | tail
-    (name, desc), key = terms[0], keys[0]
-    if key is not None and not column(model, name).null:  # a range on the leading key, for the planner
-        condition = (column(model, name) <= key if desc else column(model, name) >= key) & condition
-    return select.where(condition)
+    conditions = []
+    for i in reversed(range(len(terms))):
+        (name, desc), key = terms[i], keys[i]
+        beyond = _beyond(column(model, name), desc, key)
+        if beyond is None:
+            continue
+        same = [column(model, n).is_null() if k is None else column(model, n) == k
+                for (n, _), k in zip(terms[:i], keys[:i], strict=True)]
+        conditions.append(NodeList([*same, beyond], glue=" AND ", parens=True))
+    return conditions
 
 
 def _beyond(col, desc, key):
@@ -105,11 +106,19 @@ def _beyond(col, desc, key):
 
 def page(model, select, query):
     """Return (rows, has_more): one row more than the page size tells whether a next page exists.
-    A cursor's page starts where ``after`` put it; a numbered page is skipped to (OFFSET)."""
-    select = select.limit(query.page_size + 1)
-    if query.cursor is None:
-        select = select.offset((query.page_number - 1) * query.page_size)
-    rows = list(select)
+    A cursor's page is read from where ``after`` puts it, one of its conditions after the other
+    until the page is full (mostly the first: the rows that tie with the cursor on the leading
+    terms); a numbered page is skipped to (OFFSET)."""
+    want = query.page_size + 1
+    if query.after is None:
+        offset = 0 if query.cursor is not None else (query.page_number - 1) * query.page_size
+        rows = list(select.limit(want).offset(offset))
+    else:
+        rows = []
+        for condition in after(model, query):
+            rows.extend(select.where(condition).limit(want - len(rows)))
+            if len(rows) == want:
+                break
     return rows[: query.page_size], len(rows) > query.page_size
 
 

@@ -20,6 +20,7 @@ from dataset_api.migrations import (
     m0003_entry_queue_index,
     m0004_entry_export_index,
     m0005_events,
+    m0006_entry_page_indexes,
 )
 
 log = logging.getLogger("dataset_api.migrations")
@@ -30,6 +31,7 @@ MIGRATIONS = [
     (3, "entry queue index", m0003_entry_queue_index.up),
     (4, "entry export index", m0004_entry_export_index.up),
     (5, "events, webhooks and deliveries", m0005_events.up),
+    (6, "entry page indexes", m0006_entry_page_indexes.up),
 ]
 
 

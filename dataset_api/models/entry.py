@@ -10,7 +10,7 @@ from dataset_api.models.project import Project
 class Entry(UUIDModel):
     dataset = ForeignKeyField(Dataset, on_delete="CASCADE", index=False)  # (dataset, resource) leads
     project = ForeignKeyField(Project, on_delete="CASCADE", index=True)
-    priority = IntegerField(default=0, index=True)
+    priority = IntegerField(default=0)
     resource = TextField()
     job_id = CharField(max_length=255, null=True, index=True)
     wf_step = CharField(max_length=16, default="annotate", index=True)
@@ -63,3 +63,8 @@ Entry.add_index(Entry.index(Entry.dataset, Entry.wf_step, Entry.priority.desc(),
 # The export reads a dataset's entries in (created_at, id) order by keyset: each chunk a range of
 # this index (migration 0004).
 Entry.add_index(Entry.index(Entry.dataset, Entry.created_at, Entry.id, name="entry_dataset_created"))
+# A dataset's entries page by page in the default order and by -priority: each page one range of
+# an index, however deep (jsonapi.build.after; migration 0006).
+Entry.add_index(Entry.index(Entry.dataset, Entry.id, name="entry_dataset_id_order"))
+Entry.add_index(Entry.index(Entry.dataset, Entry.priority.desc(), Entry.id,
+                            name="entry_dataset_priority_order"))
