@@ -28,6 +28,7 @@ from dataset_api.jsonapi.validators import (
     JsonApiBodyValidator,
     JsonApiParameterValidator,
     NdjsonResponseValidator,
+    OperationURIParser,
     StreamedBody,
 )
 from dataset_api.jsonrpc import endpoint
@@ -185,6 +186,7 @@ def create_app(config=None):
                           swagger_ui_config={"persistAuthorization": True})
     app.add_api(path.name, strict_validation=True, validate_responses=config.validate_responses,
                 resolver=Resolver(function_resolver=_resolve), validator_map=validators,
+                uri_parser_class=OperationURIParser,
                 swagger_ui_options=ui)
     app.add_error_handler(errors.ApiError, api_error)
     app.add_error_handler(ProblemException, problem_error)

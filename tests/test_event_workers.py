@@ -106,6 +106,19 @@ def test_two_workers_deliver_each_event_once(tmp_path):
     assert max(received.values()) == 1, received.most_common(3)
 
 
+def settled(receiver, quiet=0.5):
+    """A check for ``wait_until``: true once ``receiver`` got nothing new for ``quiet`` seconds."""
+    seen = {"count": -1, "since": time.monotonic()}
+
+    def check():
+        count = len(receiver.received)
+        if count != seen["count"]:
+            seen.update(count=count, since=time.monotonic())
+        return time.monotonic() - seen["since"] >= quiet
+
+    return check
+
+
 def test_kill_9_of_the_worker_mid_delivery_loses_no_event(tmp_path):
     with app_client(tmp_path) as client, Receiver(hang=2.0, hang_first=4) as receiver:
         entry_id = world(client, receiver)
@@ -119,6 +132,8 @@ def test_kill_9_of_the_worker_mid_delivery_loses_no_event(tmp_path):
             first.wait()
         finally:
             stop(first)
+        # the requests the dead worker had sent before the kill may still be reaching the receiver
+        assert wait_until(settled(receiver), 10)
         in_flight = {h["webhook-id"] for h, _ in receiver.messages()}
         assert set(message_ids().values()) != {"succeeded"}  # it died before recording them
         second = start_worker(tmp_path, DATASET_API_WEBHOOK_TIMEOUT_SECONDS="1")
