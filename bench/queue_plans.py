@@ -6,7 +6,7 @@ For each size, loads one dataset into a database of its own (SQLite: a temporary
 ``bench_queue_<random>`` through BENCH_PG_ADMIN_URL, dropped at the end) with the entries of a
 dataset well under way: 60 % done, 10 % waiting for review, one in progress with each of 16
 annotators, the rest waiting to be annotated, priorities 0–9. Then runs, with the SQL ``GET /entries/next``
-runs (``Entry.waiting`` in ``Entry.queue_order``):
+runs (the texts of ``dataset_api.workflow.statements``):
 
 - *queue head*: the best unassigned entry at `annotate` (an annotator's claim; a project owner's
   claim runs it once per step, `annotate` and `review`, and takes the better head);
@@ -82,21 +82,21 @@ def load(url, size, seed=1):
 
 
 def queries(dataset_id):
-    """The three queries of ``next``, as it builds them (name, peewee query)."""
-    from dataset_api.models import Entry
+    """The two queries of ``next`` that read the queue, as it runs them (name, (sql, params)): the
+    texts of ``dataset_api.workflow.statements``."""
+    from dataset_api.db import is_postgresql, is_sqlite
+    from dataset_api.workflow import statements
 
-    own = Entry.in_dataset(dataset_id).where(Entry.assigned_to_id == ANNOTATORS[0],
-                                             Entry.status == "in_progress",
-                                             Entry.wf_step.in_(["annotate"]))
+    kind = (is_postgresql(), is_sqlite())
     return [
-        ("queue head", Entry.queue_order(Entry.waiting(dataset_id, ["annotate"])).limit(1)),
-        ("own", Entry.queue_order(own).limit(1)),
+        ("queue head", (statements._head(*kind), (str(dataset_id), "annotate"))),
+        ("own", (statements._own(1, kind[1]), (str(dataset_id), ANNOTATORS[0], "in_progress", "annotate"))),
     ]
 
 
 def measure(database, query):
-    """(median ms over RUNS runs, plan lines) of ``query``."""
-    sql, params = query.sql()
+    """(median ms over RUNS runs, plan lines) of ``query``: (sql, params)."""
+    sql, params = query
     with database.connection_context():
         times = []
         for _ in range(RUNS):
