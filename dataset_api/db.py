@@ -29,13 +29,15 @@ OUTAGE_MARKERS = ("could not connect", "connection", "server closed", "terminati
 
 
 class QueuedSqliteDatabase(PooledSqliteDatabase):
-    """SQLite whose write transactions (BEGIN IMMEDIATE) first queue on a lock of their process.
+    """SQLite whose write transactions (BEGIN IMMEDIATE) first queue in the service: on a lock of
+    their process, then on a ``flock`` of a file beside the database that its processes share.
 
     A writer kept waiting by SQLite polls its busy handler, which sleeps up to 100 ms between
     tries, so under many concurrent writers a few wait far longer than the rest (bench/workflow.py:
-    a next p99 of 0.8 s with 16 annotators). A thread waiting on the process's lock is woken as soon
-    as the writer before it commits, and only one writer of each process polls SQLite. The wait in
-    all stays within the busy timeout: what the queue took is taken off SQLite's wait."""
+    a next p99 of 1.4 s with 16 annotators). A thread waiting on the process's lock is woken as soon
+    as the writer before it commits; the one writer of each process at the file lock polls it every
+    half millisecond. Writers outside the service (a backup, a shell) still meet SQLite's busy
+    timeout. The wait in all stays within that timeout: what the queue took is taken off SQLite's."""
 
     def __init__(self, *args, busy_timeout_ms, **kwargs):
         super().__init__(*args, **kwargs)

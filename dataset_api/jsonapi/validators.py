@@ -82,7 +82,6 @@ class JsonApiParameterValidator(ParameterValidator):
                     raise InvalidQuery(f"Invalid {where} parameter '{name}': {error}",
                                        parameter=name)
 
-
     def _to_check(self, where, given):
         """The declared parameters of ``where`` that the request gives, and the required ones, in
         the spec's order: one that is absent and optional passes whatever its schema (Connexion
