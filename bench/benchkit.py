@@ -101,6 +101,31 @@ def drop_pg_database(admin_url, name):
     _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+class ScratchDatabase:
+    """An empty database for one run. SQLite: the server's default file in ``data_dir`` (gone with
+    the folder). PostgreSQL: ``<prefix>_<random>``, created through ``admin_url`` and dropped by
+    ``drop()``. ``server_url`` is what a server's DATABASE_URL should be ("" on SQLite: its default)."""
+
+    def __init__(self, kind, data_dir, prefix, admin_url):
+        import secrets
+
+        self.admin_url, self.name = admin_url, None
+        if kind == "postgresql":
+            self.name = f"{prefix}_{secrets.token_hex(4)}"
+            self.url = create_pg_database(admin_url, self.name)
+        else:
+            self.url = f"sqlite:///{data_dir}/dataset-api.db"
+
+    @property
+    def server_url(self):
+        return self.url if self.name else ""
+
+    def drop(self):
+        if self.name:
+            drop_pg_database(self.admin_url, self.name)
+            self.name = None
+
+
 class Server:
     """``dataset-api serve`` started for a benchmark: its own data folder, secret and (when given)
     database; stopped by its PID. ``rss()`` reads the memory of the master and its workers."""

@@ -31,7 +31,6 @@ import json
 import os
 import random
 import re
-import secrets
 import shutil
 import signal
 import statistics
@@ -285,13 +284,9 @@ async def measure(port, token, prepared, size, requests, number_requests):
 def run(args, depth):
     """Load, prepare each sort in process, then measure them over HTTP; one result per sort."""
     tmp = tempfile.mkdtemp(prefix="dataset-api-cursorbench-")
-    server, pg_name = None, None
+    server, scratch = None, benchkit.ScratchDatabase(args.db, tmp, "bench_cursor", PG_ADMIN_URL)
+    url = scratch.url
     try:
-        if args.db == "postgresql":
-            pg_name = f"bench_cursor_{secrets.token_hex(4)}"
-            url = benchkit.create_pg_database(PG_ADMIN_URL, pg_name)
-        else:
-            url = f"sqlite:///{tmp}/dataset-api.db"  # the server's default file in its data folder
         print(f"loading {args.entries:,} entries ({args.db})", flush=True)
         database = bind(url)
         began = time.perf_counter()
@@ -300,7 +295,7 @@ def run(args, depth):
         print(f"loaded {args.entries:,} entries in {load_seconds:.1f} s", flush=True)
         prepared = {label: prepare(database, dataset_id, label, args.size, depth) for label in SORTS}
         database.close_all()
-        server = benchkit.Server(tmp, url if pg_name else "").start()
+        server = benchkit.Server(tmp, scratch.server_url).start()
         load_before = os.getloadavg()[0]
         measured = {label: asyncio.run(measure(server.port, server.token(), p, args.size, args.requests,
                                                args.number_requests))
@@ -309,14 +304,13 @@ def run(args, depth):
         server.stop()
         common = {"db": args.db, "entries": args.entries, "size": args.size, "depth": depth,
                   "date": datetime.now(UTC).strftime("%Y-%m-%d"), "load_seconds": load_seconds,
-                  "machine": benchkit.machine(url if pg_name else ""), "loadavg": [load_before, load_after],
+                  "machine": benchkit.machine(scratch.server_url), "loadavg": [load_before, load_after],
                   "log_problems": benchkit.log_problems([server.log_path])}
         return [result(common, label, prepared[label], measured[label]) for label in SORTS]
     finally:
         if server is not None:
             server.stop()
-        if pg_name:
-            benchkit.drop_pg_database(PG_ADMIN_URL, pg_name)
+        scratch.drop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -12,7 +12,6 @@ the functions with the most time of their own. Nothing is written to docs/: the 
 """
 
 import argparse
-import secrets
 import shutil
 import statistics
 import sys
@@ -114,14 +113,11 @@ def main():
     from dataset_api.models import Entry
 
     data_dir = tempfile.mkdtemp(prefix="bench-profile-")
-    pg_name = f"bench_profile_{secrets.token_hex(4)}"
-    if args.db == "postgresql":
-        url = benchkit.create_pg_database(workflow.PG_ADMIN_URL, pg_name)
-    else:
-        url = f"sqlite:///{data_dir}/dataset-api.db"  # the app's default file in its data folder
+    scratch = benchkit.ScratchDatabase(args.db, data_dir, "bench_profile", workflow.PG_ADMIN_URL)
+    url = scratch.url
     try:
         dataset_id, version = workflow.load(url, args.entries, 1)
-        config = Config(data_dir=data_dir, database_url="" if args.db == "sqlite" else url,
+        config = Config(data_dir=data_dir, database_url=scratch.server_url,
                         jwt_secret="profile-secret-of-thirty-two-bytes-or-more")
         database = bind(url)
         with database.connection_context():
@@ -141,8 +137,7 @@ def main():
                 profile(call, args.rounds, args.top)
         database.close_all()
     finally:
-        if args.db == "postgresql":
-            benchkit.drop_pg_database(workflow.PG_ADMIN_URL, pg_name)
+        scratch.drop()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

@@ -298,13 +298,9 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the finally blocks
 
     tmp = tempfile.mkdtemp(prefix="dataset-api-workflow-")
-    server, pg_name = None, None
+    server, scratch = None, benchkit.ScratchDatabase(args.db, tmp, "bench_workflow", PG_ADMIN_URL)
+    url = scratch.url
     try:
-        if args.db == "postgresql":
-            pg_name = f"bench_workflow_{secrets.token_hex(4)}"
-            url = benchkit.create_pg_database(PG_ADMIN_URL, pg_name)
-        else:
-            url = f"sqlite:///{tmp}/dataset-api.db"  # the server's default file in its data folder
         began = time.perf_counter()
         dataset_id, version = load(url, args.entries, args.clients)
         print(f"loaded {args.entries:,} entries in {time.perf_counter() - began:.1f} s ({version})",
@@ -348,8 +344,7 @@ def main():
     finally:
         if server is not None:
             server.stop()
-        if pg_name:
-            benchkit.drop_pg_database(PG_ADMIN_URL, pg_name)
+        scratch.drop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
