@@ -89,3 +89,67 @@ def test_a_token_seen_before_still_expires(client, monkeypatch):
     monkeypatch.setattr(tokens.time, "time", lambda: later)
     resp = api.get("/projects")
     assert resp.status_code == 401, resp.text
+
+
+BIG = 2**63
+NEXT = "/entries/next?filter[dataset_id]=1"
+BAD_IDS = [BIG, str(BIG), 2**64 + 1, "9" * 5000, 0, "0", -1, "-1", True, False, 7.0, 7.5, "07",
+           " 7", "+7", "", None, [7], {"id": 7}]
+BAD_ID_NAMES = ["2^63", "2^63-str", "2^64+1", "5000-digits", "zero", "zero-str", "negative",
+                "negative-str", "true", "false", "float", "fraction", "leading-zero", "space",
+                "plus", "empty", "null", "list", "object"]
+
+
+def bad_id_tokens(bad):
+    """A token of each shape carrying ``bad`` where an id goes: our ``sub`` and ``orgs``, the
+    reference shape's ``u.id`` and ``s.org`` (every one an admin or org owner, who could write)."""
+    reference = {"u": {"id": 9, "email": "ref@example.com"}, "r": "org_owner", "s": {"org": [1]},
+                 "exp": int(time.time()) + 600}
+    return [sign(claims(sub=bad)), sign(claims(role="org_owner", orgs=[1, bad])),
+            sign({**reference, "u": {**reference["u"], "id": bad}}),
+            sign({**reference, "s": {"org": [bad]}})]
+
+
+def rpc_index(client, bearer):
+    return client.post("/annotations/_rpc", headers={"Authorization": f"Bearer {bearer}"},
+                       json={"jsonrpc": "2.0", "method": "index", "id": 1, "params": {}})
+
+
+@pytest.mark.parametrize("bad", BAD_IDS, ids=BAD_ID_NAMES)
+def test_a_bad_id_in_a_token_is_401_on_every_route(client, bad):
+    """Every id a token carries must be a positive int64 (a JSON integer or its decimal string);
+    2^63 used to reach the database as an OverflowError (500) on ``GET /entries/next``."""
+    project = {"data": {"type": "dataset:projects", "attributes": {"name": "P", "organization_id": 1}}}
+    for bearer in bad_id_tokens(bad):
+        api = Api(client, bearer)
+        for resp in (api.get(NEXT), api.post("/projects", project)):
+            assert resp.status_code == 401, resp.text
+            assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+            assert resp.json()["errors"][0]["status"] == "401"
+        resp = rpc_index(client, bearer)
+        assert resp.status_code == 401, resp.text
+        assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+        assert resp.json()["error"]["code"] == -32001
+    assert Api(client, token()).get("/projects").json()["data"] == []  # nothing was written
+
+
+@pytest.mark.parametrize("orgs", ["1", {"1": 1}, 1], ids=["string", "object", "number"])
+def test_orgs_that_are_not_a_list_are_401(client, orgs):
+    assert Api(client, sign(claims(role="org_owner", orgs=orgs))).get("/projects").status_code == 401
+    reference = {"u": {"id": 9, "email": "r@example.com"}, "r": "org_owner", "s": [1],
+                 "exp": int(time.time()) + 600}
+    assert Api(client, sign(reference)).get("/projects").status_code == 401
+
+
+@pytest.mark.parametrize("good", [2**63 - 1, str(2**63 - 1), 7, "7"], ids=["max", "max-str", "int", "str"])
+def test_ids_up_to_int64_as_integers_or_decimal_strings_are_accepted(client, good):
+    # PyJWT itself requires ``sub`` to be a string (RFC 7519 §4.1.2's StringOrURI)
+    api = Api(client, sign(claims(sub=str(good), role="org_owner", orgs=[good, 1])))
+    assert api.get(NEXT).status_code in (200, 204, 404)
+    project = api.create("projects", name="P", organization_id=1)
+    member = api.create("project_members", project_id=project["id"], account_id=3,
+                        email="m@example.com", role="annotator")
+    assert member["attributes"]["invited_by_id"] == int(good)
+    reference = {"u": {"id": good, "email": "r@example.com"}, "r": "org_owner",
+                 "s": {"org": [good]}, "exp": int(time.time()) + 600}
+    assert Api(client, sign(reference)).get("/projects").status_code == 200

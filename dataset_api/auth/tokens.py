@@ -9,6 +9,7 @@ import jwt
 
 ROLES = ("admin", "org_owner", "user")
 SECRET_FILE = "jwt-secret"
+CURSOR_KEY_FILE = "cursor-key"  # when DATASET_API_CURSOR_KEY is not set
 
 
 @dataclass(frozen=True)
@@ -51,28 +52,44 @@ class Verifier:
         return user
 
 
+MAX_ID = 2**63 - 1  # ids are int64 columns on both databases
+
+
+def claim_id(value):
+    """Return a token's id claim as an int, or None unless it is a positive integer within int64:
+    a JSON integer, or the decimal string ``issue`` writes ("7"); never a bool, float, 0 or sign."""
+    if isinstance(value, str) and len(value) <= 19 and value.isascii() and value.isdigit() \
+            and value[0] != "0":  # 19 digits hold int64, and int() of thousands of digits raises
+        value = int(value)
+    if type(value) is not int or not 0 < value <= MAX_ID:
+        return None
+    return value
+
+
 def user_from_claims(claims):
-    """Read our claim shape or the reference service's ({"u": {...}, "r": role, "s": {"org"}})."""
+    """Read our claim shape or the reference service's ({"u": {...}, "r": role, "s": {"org"}});
+    None unless every id in it is valid (``claim_id``) and the role and email are."""
     if isinstance(claims.get("u"), dict):
-        u = claims["u"]
+        u, scope = claims["u"], claims.get("s")
         sub, email, name = u.get("id"), u.get("email"), u.get("name")
-        role, orgs = claims.get("r"), (claims.get("s") or {}).get("org") or []
+        # "s" is an object holding "org" (or absent); anything else is refused below, as not a list
+        role, orgs = claims.get("r"), scope.get("org") if isinstance(scope, dict) else scope and ()
     else:
         sub, email, name = claims.get("sub"), claims.get("email"), claims.get("name")
-        role, orgs = claims.get("role"), claims.get("orgs") or []
-    try:
-        account_id = int(sub)
-        orgs = tuple(int(o) for o in orgs)
-    except (TypeError, ValueError):
+        role, orgs = claims.get("role"), claims.get("orgs", [])
+    orgs = [] if orgs is None else orgs
+    if not isinstance(orgs, list):  # a string or object of ids is no list of them
         return None
-    if role not in ROLES or not isinstance(email, str) or not email:
+    ids = [claim_id(value) for value in (sub, *orgs)]
+    if None in ids or role not in ROLES or not isinstance(email, str) or not email:
         return None
-    return User(account_id, email, name if isinstance(name, str) else None, role, orgs)
+    return User(ids[0], email, name if isinstance(name, str) else None, role, tuple(ids[1:]))
 
 
-def data_dir_secret(data_dir):
-    """Return the data folder's HS256 secret, creating it (mode 0600) on first use."""
-    path = os.path.join(data_dir, SECRET_FILE)
+def data_dir_secret(data_dir, name=SECRET_FILE):
+    """Return the data folder's secret ``name`` (the HS256 secret by default), creating it
+    (mode 0600) on first use."""
+    path = os.path.join(data_dir, name)
     if not os.path.exists(path):
         os.makedirs(data_dir, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -86,6 +103,12 @@ def verifier_for(config):
     if config.jwt_public_key:
         return Verifier(public_key=config.jwt_public_key)
     return Verifier(secret=config.jwt_secret or data_dir_secret(config.data_dir))
+
+
+def cursor_key(config):
+    """The key that seals ``page[cursor]`` (``DATASET_API_CURSOR_KEY``, else one generated in the
+    data folder, as the token secret is): every instance of a deployment must share it."""
+    return (config.cursor_key or data_dir_secret(config.data_dir, CURSOR_KEY_FILE)).encode()
 
 
 def issue(secret, *, account_id, email, role, name=None, orgs=(), ttl=24 * 3600):
