@@ -13,7 +13,8 @@ from pathlib import Path
 
 import yaml
 
-# The package carries the document (a link to the repository's openapi.yaml, copied into wheels).
+# The package carries the document (a link to the repository's openapi.yaml, copied into wheels):
+# every reader finds it here, so an installed wheel reads what a checkout reads.
 PATH = Path(__file__).resolve().parent / "openapi.yaml"
 ROUTES = {"/openapi.json": "application/json", "/openapi.yaml": "application/yaml"}
 

@@ -47,3 +47,23 @@ def test_no_import_cycle():
         if name not in state:
             visit(name, [])
     assert not cycles, "\n".join(cycles)
+
+
+def _spec_file_names(path):
+    """String literals in ``path`` that name a file openapi.yaml (routes such as "/openapi.yaml"
+    and prose in docstrings are not file names)."""
+    return [node.value for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and Path(node.value).name == "openapi.yaml" and not node.value.startswith("/")
+            and not any(ch.isspace() for ch in node.value)]
+
+
+def test_one_way_to_the_spec():
+    """Only dataset_api/spec.py names the document's file; every other reader, in the package and
+    in tools/, goes through ``spec.PATH`` / ``spec.document()``, which a wheel carries too. A path
+    of its own (``parents[2] / "openapi.yaml"``) points into site-packages once installed."""
+    sources = [*PACKAGE.rglob("*.py"), *(PACKAGE.parent / "tools").rglob("*.py")]
+    found = {str(path.relative_to(PACKAGE.parent)): names for path in sources
+             if path != PACKAGE / "spec.py" and (names := _spec_file_names(path))}
+    assert found == {}
+    assert _spec_file_names(PACKAGE / "spec.py") == ["openapi.yaml"]  # the check sees a real one

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import dataset_api.resources  # noqa: E402,F401 - declares every resource
+from dataset_api import spec  # noqa: E402
 from dataset_api.jsonapi.query import MAX_LIST_ITEMS  # noqa: E402
 from dataset_api.registry import RESOURCES, filter_keys  # noqa: E402
 
@@ -236,7 +237,7 @@ def render(text):
 
 
 def main(argv):
-    path = ROOT / "openapi.yaml"
+    path = spec.PATH.resolve()  # the package links to the repository's document: rewrite that
     text = path.read_text()
     budget(render(text))  # the fixed parameters as generated, then the filters' share
     new = render(text)

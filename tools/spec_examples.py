@@ -332,7 +332,9 @@ def rewrite(text, block):
 
 
 def main(argv):
-    path = ROOT / "openapi.yaml"
+    from dataset_api import spec
+
+    path = spec.PATH.resolve()  # the package links to the repository's document: rewrite that
     text = path.read_text()
     new = rewrite(text, render(collect()))
     yaml.safe_load(new)

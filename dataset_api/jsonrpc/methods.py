@@ -5,21 +5,18 @@ import json
 import logging
 import re
 from functools import cache
-from pathlib import Path
 
-import yaml
 from connexion.json_schema import Draft4RequestValidator
 from jsonschema import Draft4Validator
 
-from dataset_api import errors, store
-from dataset_api.crud import current_user
+from dataset_api import errors, spec, store
+from dataset_api.crud import current_user, cursor_seal
 from dataset_api.jsonapi import body, document, query
 from dataset_api.jsonapi.values import bad_text
 from dataset_api.jsonrpc.protocol import INTERNAL, INVALID_PARAMS, RpcError
 from dataset_api.resources.annotations import ANNOTATIONS
 
 log = logging.getLogger("dataset_api.jsonrpc")
-SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
 MISSING = object()
 UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 CODES = {errors.InvalidQuery: INVALID_PARAMS, errors.Invalid: INVALID_PARAMS, errors.Forbidden: -32003,
@@ -29,7 +26,7 @@ CODES = {errors.InvalidQuery: INVALID_PARAMS, errors.Invalid: INVALID_PARAMS, er
 @cache
 def _validator(creating):
     """A validator of annotation attributes built from openapi.yaml (the single source of truth)."""
-    components = yaml.safe_load(SPEC.read_text())["components"]
+    components = spec.document()["components"]
     ref = {"$ref": "#/components/schemas/AnnotationWriteAttributes"}
     schema = {"allOf": [ref, {"required": ["entry_id", "dimensions", "annotation"]}]} if creating else ref
     return Draft4RequestValidator({**schema, "components": components},
@@ -121,7 +118,8 @@ def index(filter=None, sort=None, page=None, count=False):  # noqa: A002 - the A
     each param is read as the text of its query parameter, by that parameter's rule."""
     _storable(filter=filter, sort=sort, page=page)
     q = query.index(ANNOTATIONS, filters=_texts(filter, "filter"), sort=_text_unless(sort, (None,)),
-                    page=_texts(page, "page"), count=_text_unless(count, (None, False)))
+                    page=_texts(page, "page"), count=_text_unless(count, (None, False)),
+                    seal=cursor_seal())
     rows, has_more, total = store.page(ANNOTATIONS, q)
     if q.cursor is None:
         meta = {"page": {"number": q.page_number, "size": q.page_size, "has_more": has_more}}
