@@ -1,10 +1,12 @@
 """The files ``dataset-api import`` reads and ``export`` writes (NDJSON, CSV): rows counted without
-parsing, records split as the csv module reads them, chunks that know their lines in the file.
-Pure: no HTTP, no database; nothing here holds a whole file."""
+parsing, CSV records split on bytes as the import splits them (``csv_records``, which the server's
+import uses too), chunks that know their lines in the file. Pure: no HTTP, no database; nothing
+here holds a whole file."""
 
 import bisect
-import csv
 import itertools
+import re
+from typing import NamedTuple
 
 BLOCK = 256 * 1024  # bytes read at a time
 
@@ -69,28 +71,161 @@ def blocks(path, rows, advance):
 
 
 def records(path, fmt):
-    """(first line, text) of each non-blank record of the file, the CSV header first; CSV records
-    are split by the csv module, as quoted fields may hold newlines, and kept as written."""
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        line = 1
-        for text in csv_texts(f) if fmt == "csv" else f:
-            if text.strip():
-                yield line, text if text.endswith("\n") else text + "\n"
-            line += text.count("\n")
+    """(first line, bytes) of each non-blank record of the file, the CSV header first, each ending
+    with a newline: CSV records as ``csv_records`` splits them, the server's way, so that a chunk
+    holds the records the server would read in the whole file; NDJSON lines split at LF only."""
+    with open(path, "rb") as f:
+        if fmt == "csv":
+            for record in csv_records(f):
+                yield record.line, record.data + b"\n"
+            return
+        for line, data in enumerate(f, 1):
+            if data.strip():
+                yield line, data if data.endswith(b"\n") else data + b"\n"
 
 
-def csv_texts(lines):
-    """The text of each CSV record of ``lines``: the lines the csv reader took for it."""
-    taken = []
+# --- CSV records, as the import reads them ------------------------------------------------------
 
-    def tap():
-        for line in lines:
-            taken.append(line)
-            yield line
+BOM = b"\xef\xbb\xbf"
+_UNQUOTED = re.compile(rb',"|[\r\n]')  # outside quotes: a quoted field opens, or the record ends
+_QUOTED = re.compile(rb'[^"]*+(?:""[^"]*+)*+')  # inside quotes: up to a quote that is not doubled
+_BREAK = re.compile(rb"[\r\n]")
+PROBLEMS = {"unclosed": "A quote opened in the record never closes.",
+            "after_quote": "A closing quote is followed by something other than a comma or a line break."}
 
-    for _ in csv.reader(tap()):  # the reader takes no line past the end of its record
-        yield "".join(taken)
-        taken.clear()
+
+class Record(NamedTuple):
+    """A CSV record: ``line``, the line it starts on (1-based); ``data``, its bytes without the line
+    break that ends it (None past ``keep`` bytes); ``problem``, None or why it is not CSV (then the
+    record is its first line only, and the next one starts on the line after)."""
+
+    line: int
+    data: bytes | None
+    problem: str | None = None
+
+
+def breaks(data):
+    """The line breaks in ``data``: CR, LF and CRLF, each one."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
+class _Window:
+    """A binary file's bytes from the record being read (``mark``) on, read a block at a time as
+    the scan needs them. A record past ``keep`` bytes is scanned through, not kept."""
+
+    def __init__(self, raw, keep):
+        self.raw, self.keep = raw, keep
+        self.base = self.mark = raw.tell()
+        self.buf, self.eof, self.lost = b"", False, 0  # lost: the record's line breaks dropped
+
+    def _more(self, at):
+        """Read a block, dropping what is before the record (or, past ``keep``, before ``at``)."""
+        if self.eof:
+            return False
+        block = self.raw.read(BLOCK)
+        self.eof = not block
+        over = self.keep is not None and at - self.mark > self.keep
+        cut = max(0, (at - 1 if over else self.mark) - self.base)
+        if cut and self.buf[cut - 1:cut] == b"\r":
+            cut -= 1  # a CRLF stays whole
+        self.lost += breaks(self.buf[max(0, self.mark - self.base):cut])
+        self.buf, self.base = self.buf[cut:] + block, self.base + cut
+        return bool(block)
+
+    def begin(self, at):
+        """Start a record at ``at``."""
+        if not self.base <= at <= self.base + len(self.buf):
+            self.raw.seek(at)
+            self.buf, self.base, self.eof = b"", at, False
+        self.mark, self.lost = at, 0
+
+    def byte(self, at):
+        """The byte at ``at``, b"" past the end."""
+        while at >= self.base + len(self.buf) and self._more(at):
+            pass
+        return self.buf[at - self.base:at - self.base + 1]
+
+    def search(self, pattern, at):
+        """(offset, bytes) of ``pattern``'s next match from ``at`` on, or (end of file, b"")."""
+        while True:
+            found = pattern.search(self.buf, at - self.base)
+            if found:
+                return found.start() + self.base, found.group()
+            at = max(at, self.base + len(self.buf) - 1)  # a comma at the end may open a quoted field
+            if not self._more(at):
+                return self.base + len(self.buf), b""
+
+    def closing_quote(self, at):
+        """The offset of the quote closing a quoted field that goes on at ``at`` (a doubled quote is
+        text), or the end of the file."""
+        while True:
+            end = _QUOTED.match(self.buf, at - self.base).end() + self.base
+            if end + 1 < self.base + len(self.buf) or not self._more(end):
+                return end  # the quote and the byte after it are read: it is not doubled
+            at = end
+
+    def scan(self, at):
+        """(end, problem) of the record starting at ``at``: where its line break (or the file)
+        begins, or where it proves not to be CSV."""
+        quoted = self.byte(at) == b'"'
+        at += quoted
+        while True:
+            if not quoted:
+                at, found = self.search(_UNQUOTED, at)
+                if found != b',"':
+                    return at, None
+                quoted, at = True, at + 2
+                continue
+            at = self.closing_quote(at)
+            if self.byte(at) == b"":
+                return at, "unclosed"
+            after = self.byte(at + 1)
+            if after == b",":
+                quoted, at = False, at + 1
+            elif after in (b"", b"\r", b"\n"):
+                return at + 1, None
+            else:
+                return at + 1, "after_quote"
+
+    def take(self, start, end):
+        """The bytes from ``start`` to ``end``, or None past ``keep``."""
+        if self.keep is not None and end - start > self.keep or start < self.base:
+            return None
+        return self.buf[start - self.base:end - self.base]
+
+    def ending(self, at):
+        """The length of the line break at ``at`` (CRLF: 2; none: 0)."""
+        first = self.byte(at)
+        if first == b"\r":
+            return 1 + (self.byte(at + 1) == b"\n")
+        return int(first == b"\n")
+
+
+def csv_records(raw, keep=None):
+    """Each non-blank record of the CSV file ``raw`` (binary, from where it stands; a byte-order
+    mark skipped), header first, as ``Record``s: split as the csv module's reader splits them
+    (RFC 4180: a field that opens with a quote may hold commas, doubled quotes and line breaks;
+    records end at CR, LF or CRLF), on bytes, so that a bad byte or a long record costs only its
+    own record. Memory holds one record (``keep`` bytes at most) and a block."""
+    window = _Window(raw, keep)
+    at, line = window.base, 1
+    if b"".join(window.byte(at + i) for i in range(3)) == BOM:
+        at += 3
+    while first := window.byte(at):
+        if first in b"\r\n":  # a blank line is no record
+            at, line = at + window.ending(at), line + 1
+            continue
+        window.begin(at)
+        end, problem = window.scan(at)
+        if problem:  # the record is its first line; the next starts on the line after
+            window.begin(at)
+            end, _ = window.search(_BREAK, at)
+            yield Record(line, window.take(at, end), PROBLEMS[problem])
+            at, line = end + window.ending(end), line + 1
+            continue
+        yield Record(line, window.take(at, end))
+        line += window.lost + breaks(window.buf[max(at, window.base) - window.base:end - window.base])
+        line, at = line + 1, end + window.ending(end)
 
 
 class Chunk:
@@ -99,13 +234,13 @@ class Chunk:
 
     def __init__(self, header, found):
         self.header, self.records, self.starts = header, found, []
-        at = header.count("\n") + 1
+        at = breaks(header) + 1
         for _, text in found:
             self.starts.append(at)
-            at += text.count("\n")
+            at += breaks(text)
 
     def body(self):
-        return (self.header + "".join(text for _, text in self.records)).encode()
+        return self.header + b"".join(text for _, text in self.records)
 
     def file_line(self, line):
         """The line of the file that is ``line`` of the body."""
@@ -116,6 +251,6 @@ class Chunk:
 def chunks(path, fmt, size):
     """Chunks of ``size`` records of the file; CSV ones repeat its header row."""
     found = records(path, fmt)
-    header = next(found, (1, ""))[1] if fmt == "csv" else ""
+    header = next(found, (1, b""))[1] if fmt == "csv" else b""
     while batch := list(itertools.islice(found, size)):
         yield Chunk(header, batch)

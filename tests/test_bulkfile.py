@@ -1,7 +1,13 @@
 """dataset_api/bulkfile.py, pure: rows counted without parsing, CSV records split as the csv
 module reads them (quoted newlines kept), chunks that map the lines of their body to the file's."""
 
+import csv
+import io
+from unittest import mock
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dataset_api import bulkfile
 
@@ -39,14 +45,19 @@ def test_csv_records_keep_their_text_and_first_line(tmp_path):
     (tmp_path / "f.csv").write_text(CSV, newline="")
     found = list(bulkfile.records(tmp_path / "f.csv", "csv"))
     assert [line for line, _ in found] == [1, 2, 3, 7]  # the blank line 6 is no record
-    assert "".join(text for _, text in found) == CSV.replace("\r\n\r\n", "\r\n") + "\n"
+    # each record as written (its quoted line breaks too), ended by a newline of its own
+    assert [text for _, text in found] == [
+        b"resource,priority,job_id,annotations\n", b"a.png,1,,[]\n",
+        b'"b\r\nc.png",2,,"[{""dimensions"": {}, ""annotation"": {""note"": ""two\nlines""}}]"\n',
+        b"d.png,3,,[]\n"]
 
 
 def test_chunks_repeat_the_header_and_map_their_lines_to_the_file(tmp_path):
     (tmp_path / "f.csv").write_text(CSV, newline="")
     first, second = bulkfile.chunks(tmp_path / "f.csv", "csv", 2)
-    assert first.body().decode() == CSV[:CSV.index("\r\n\r\n") + 2]
-    assert second.body().decode() == "resource,priority,job_id,annotations\r\nd.png,3,,[]\n"
+    header, *records = [text for _, text in bulkfile.records(tmp_path / "f.csv", "csv")]
+    assert first.body() == header + records[0] + records[1]
+    assert second.body() == b"resource,priority,job_id,annotations\nd.png,3,,[]\n"
     assert [first.file_line(n) for n in range(1, 7)] == [1, 2, 3, 4, 5, 6]
     assert [second.file_line(n) for n in (1, 2)] == [1, 7]
 
@@ -76,3 +87,68 @@ def test_records_are_counted_as_chunks_send_them(tmp_path):
     assert bulkfile.count_records(tmp_path / "f.csv", "csv") == 3
     assert bulkfile.count_records(tmp_path / "f.jsonl", "ndjson") == 3
     assert bulkfile.count_records(tmp_path / "empty.csv", "csv") == 0
+
+
+def split(data, keep=None):
+    return [tuple(r) for r in bulkfile.csv_records(io.BytesIO(data), keep)]
+
+
+_TEXT = st.text(st.sampled_from('ab,"\r\n é\t\'='), max_size=8)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(rows=st.lists(st.lists(_TEXT, min_size=1, max_size=4), max_size=6),
+       ending=st.sampled_from(["\r\n", "\n", "\r"]), block=st.sampled_from([1, 2, 3, 64, 1 << 18]))
+def test_csv_records_are_the_csv_modules_whatever_the_blocks(rows, ending, block):
+    """Any file csv.writer writes splits into the records csv.reader reads, each at the line it
+    starts on, whatever the size of the blocks read."""
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator=ending).writerows(rows)
+    with mock.patch.object(bulkfile, "BLOCK", block):
+        found = split(out.getvalue().encode())
+    reader = csv.reader(io.StringIO(out.getvalue(), newline=""), strict=True)
+    expected, start = [], 1
+    for fields in reader:
+        if fields:
+            expected.append((start, fields))
+        start = reader.line_num + 1
+    assert [(line, next(csv.reader([data.decode()]), [])) for line, data, _ in found] == expected
+    assert all(problem is None for *_, problem in found)
+
+
+@pytest.mark.parametrize("block", [1, 4, 1 << 18])
+def test_a_record_that_is_not_csv_is_its_first_line(monkeypatch, block):
+    """A quote that never closes, or text after a closing quote: the record is its first line,
+    named with its problem, and the next one starts on the line after."""
+    monkeypatch.setattr(bulkfile, "BLOCK", block)
+    found = split(b'h\n"open,1\nb,"x,y"\n"a"b,2\n"multi\nline"!,3\nc,4\n"never\n')
+    assert [(line, data, problem and problem.split()[1]) for line, data, problem in found] == [
+        (1, b"h", None), (2, b'"open,1', "closing"), (3, b'b,"x,y"', None), (4, b'"a"b,2', "closing"),
+        (5, b'"multi', "closing"), (6, b'line"!,3', None), (7, b"c,4", None), (8, b'"never', "quote")]
+
+
+@pytest.mark.parametrize("block", [1, 5, 1 << 18])
+def test_bad_bytes_and_long_records_cost_only_their_own(monkeypatch, block):
+    monkeypatch.setattr(bulkfile, "BLOCK", block)
+    data = b'\xef\xbb\xbfh\r\nbad\xff\xfe,1\r\n"' + b"long\n" * 10 + b'",2\r\n\r\nshort,3\r"x' + b"y" * 40
+    assert split(data, keep=20) == [
+        (1, b"h", None), (2, b"bad\xff\xfe,1", None), (3, None, None), (15, b"short,3", None),
+        (16, None, bulkfile.PROBLEMS["unclosed"])]
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(lines=st.lists(st.sampled_from([b"a,1", b'"q,1', b'"x""y",2', b'"m\nn",3', b'z"w,4', b'"a"b,5',
+                                       b"", b"\xff,6", b'"",7', b'",8']), max_size=12),
+       size=st.integers(1, 4))
+def test_chunks_split_as_the_whole_file_does(tmp_path_factory, lines, size):
+    """However a file is cut into chunks, each chunk's body splits (on the server) into the
+    records the whole file holds, at the same lines of the file: a chunked import refuses and
+    writes what a whole one does."""
+    path = tmp_path_factory.mktemp("chunks") / "f.csv"
+    path.write_bytes(b"h,i\n" + b"\n".join(lines))
+    whole = [(line, data, problem is None) for line, data, problem in split(path.read_bytes())[1:]]
+    seen = []  # a problem may read otherwise (the chunk ends before the quote the file closes with)
+    for chunk in bulkfile.chunks(path, "csv", size):
+        seen += [(chunk.file_line(line), data, problem is None)
+                 for line, data, problem in split(chunk.body())[1:]]
+    assert seen == whole

@@ -229,10 +229,16 @@ def test_csv_errors_name_the_line_a_record_starts_on(api, dataset):
 
 
 def test_csv_header_problems(api, dataset):
-    assert line_errors(upload(api, dataset, "resource,colour\na,red\n", "text/csv")) == [
-        (1, "/colour", "invalid")
+    """The header's fault at line 1, then every record, none of which can be read without it."""
+    assert line_errors(upload(api, dataset, "resource,colour\na,red\n\nb,blue\n", "text/csv")) == [
+        (1, "/colour", "invalid"), (2, "", "invalid"), (4, "", "invalid")
     ]
-    assert line_errors(upload(api, dataset, "priority\n1\n", "text/csv")) == [(1, "/resource", "required")]
+    assert line_errors(upload(api, dataset, "priority\n1\n", "text/csv")) == [
+        (1, "/resource", "required"), (2, "", "invalid")
+    ]
+    resp = upload(api, dataset, '"resource\n1\n', "text/csv")  # a quote that never closes
+    assert line_errors(resp) == [(1, "", "parse_error"), (2, "", "invalid")]
+    assert "header (line 1)" in resp.json()["errors"][1]["detail"]
 
 
 def test_an_overlong_line_is_bad_and_the_rest_still_read(api, dataset):

@@ -4,6 +4,7 @@ annotations, as ``exporter`` reads them). Pure: no database, no HTTP; memory sta
 - ``jsonl``: one line per entry, a valid import line (``lines.ENTRY_IGNORED`` lists what the
   import ignores);
 - ``csv``: RFC 4180 with a header row: the import's ``lines.CSV_COLUMNS``, then the export-only ones;
+  text that a spreadsheet would evaluate is prefixed with ``'`` (``lines.guard``);
 - ``coco``: a COCO object-detection file (https://cocodataset.org/#format-data), written as
   categories, images (while entries are read), annotations (spooled meanwhile), then ``info``.
 """
@@ -114,9 +115,12 @@ class Csv(Writer):
 
 
 def _cell(column, value):
+    """A CSV cell: null empty, ``annotations`` JSON, text guarded against spreadsheet formulas."""
     if value is None:
         return ""
-    return lines.dump(value) if column == "annotations" else value
+    if column == "annotations":
+        return lines.dump(value)
+    return lines.guard(value) if isinstance(value, str) else value
 
 
 def categories(labels):

@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from peewee import JSONField
 
-from dataset_api import errors, store
+from dataset_api import bulkfile, errors, store
 from dataset_api.db import db, is_postgresql
 from dataset_api.events import outbox
 from dataset_api.models import Annotation, Entry, utcnow, uuid7
@@ -31,6 +31,9 @@ from dataset_api.resources.entries import ENTRIES
 from dataset_api.transfer import lines
 from dataset_api.workflow import counters
 
+# a field may be as long as a record (the csv module's default allows 128 KiB); process-wide,
+# and no other reader of CSV in the service wants less
+csv.field_size_limit(max(csv.field_size_limit(), lines.MAX_LINE_BYTES))
 CHUNK = 2000  # spooled lines per SELECT and per batch of INSERTs
 ANALYZE_AFTER = 10000  # rows an import writes before PostgreSQL's statistics are refreshed
 MAX_LISTED = 1000  # bad lines listed in an answer; meta.error_count counts them all
@@ -157,54 +160,46 @@ def check_ndjson(raw):
 
 
 def check_csv(raw):
-    """(line number, Line or BadLine) of each record of a CSV upload (RFC 4180, a header row); a
-    record is numbered by the line it starts on."""
-    # lines end at \n, \r or \r\n only (a codecs reader would also end them at U+0085 or
-    # U+2028, which csv writes unquoted)
-    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-    reader = csv.reader(_bounded(text), strict=True)
-    columns, start = None, 1
-    while True:
+    """(line number, Line or BadLine) of each record of a CSV upload (RFC 4180, a header row), each
+    numbered by the line it starts on. A record that is not CSV, not UTF-8, longer than
+    MAX_LINE_BYTES or of another width than the header is bad, and reading goes on at the next
+    (``bulkfile.csv_records``); behind a bad header every record is bad, as none can be read."""
+    records = bulkfile.csv_records(raw, lines.MAX_LINE_BYTES)
+    header = next(records, None)
+    if header is None:
+        return
+    try:
+        columns = lines.csv_header(_fields(header))
+    except lines.BadLine as exc:
+        yield header.line, exc
+        unread = lines.BadLine(f"The record cannot be read: the header (line {header.line}) is bad.")
+        yield from ((record.line, unread) for record in records)
+        return
+    for record in records:
         try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except (csv.Error, UnicodeDecodeError, lines.BadLine) as exc:
-            yield start, exc if isinstance(exc, lines.BadLine) else lines.BadLine(
-                f"The record is not valid CSV: {exc}.", code="parse_error")
-            if isinstance(exc, UnicodeDecodeError):
-                return  # the decoder cannot resynchronise
-            start = reader.line_num + 1
-            continue
-        n, start = start, reader.line_num + 1
-        if columns is None:
-            try:
-                columns = lines.csv_header(fields)
-            except lines.BadLine as exc:
-                yield n, exc
-                return  # without a header no record can be read
-            continue
-        if fields == []:
-            continue
-        try:
-            if len(fields) > len(columns):
-                raise lines.BadLine("The record has more fields than the header.")
-            yield n, lines.from_csv(dict(zip(columns, fields, strict=False)))  # missing: empty
+            fields = _fields(record)
+            if len(fields) != len(columns):
+                raise lines.BadLine(f"The record has {len(fields)} fields, the header {len(columns)}.")
+            yield record.line, lines.from_csv(dict(zip(columns, fields, strict=True)))
         except lines.BadLine as exc:
-            yield n, exc
+            yield record.line, exc
 
 
-def _bounded(text):
-    """The lines of ``text``, each at most MAX_LINE_BYTES characters: a longer one is a bad record."""
-    while True:
-        line = text.readline(lines.MAX_LINE_BYTES + 1)
-        if not line:
-            return
-        if len(line) > lines.MAX_LINE_BYTES:
-            while line and not line.endswith("\n"):
-                line = text.readline(lines.MAX_LINE_BYTES)
-            raise lines.BadLine(f"The record is longer than {lines.MAX_LINE_BYTES} characters.")
-        yield line
+def _fields(record):
+    """The fields of a ``bulkfile.Record``, split by the csv module; BadLine when it has none."""
+    if record.problem:
+        raise lines.BadLine(f"The record is not valid CSV: {record.problem}", code="parse_error")
+    if record.data is None:
+        raise lines.BadLine(f"The record is longer than {lines.MAX_LINE_BYTES} bytes.")
+    try:
+        text = record.data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise lines.BadLine(f"The record is not valid UTF-8 (its byte {exc.start + 1}).",
+                            code="parse_error") from None
+    try:  # the record is whole: its line breaks, if any, are quoted
+        return next(csv.reader((text,), strict=True), [])
+    except csv.Error as exc:
+        raise lines.BadLine(f"The record is not valid CSV: {exc}.", code="parse_error") from None
 
 
 def spool(raw, kind, outcome, in_memory=False):

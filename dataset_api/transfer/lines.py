@@ -115,9 +115,10 @@ def _annotations(items):
 
 
 def from_csv(row):
-    """Check one CSV record, a {column: text} dict: an empty ``priority`` is 0, an empty
-    ``job_id`` null, ``annotations`` a JSON array (empty: none)."""
-    record = {name: text for name, text in row.items() if name in CSV_COLUMNS}
+    """Check one CSV record, a {column: text} dict: a cell the export guarded (``guard``) is read
+    back, an empty ``priority`` is 0, an empty ``job_id`` null, ``annotations`` a JSON array
+    (empty: none)."""
+    record = {name: unguard(text) for name, text in row.items() if name in CSV_COLUMNS}
     if (text := record.get("priority")) is not None:
         if text.strip() == "":
             record.pop("priority")
@@ -146,6 +147,27 @@ def csv_header(columns):
     if columns and "resource" not in columns:
         raise BadLine("The header has no resource column.", "/resource", "required")
     return columns
+
+
+# OWASP's CSV injection (https://owasp.org/www-community/attacks/CSV_Injection): a spreadsheet
+# evaluates a cell that begins with one of these; the export prefixes such a cell with a quote
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_GUARDED = (*FORMULA_STARTS, "'")  # what may follow the prefix: a cell read back loses it
+
+
+def guard(text):
+    """``text`` as a CSV export writes it: prefixed with ``'`` when a spreadsheet would take it
+    for a formula, or when it begins with ``'`` and one of those (or another ``'``), so that
+    ``unguard`` gives every text back exactly."""
+    if text.startswith(FORMULA_STARTS) or text[:1] == "'" and text[1:2].startswith(_GUARDED):
+        return "'" + text
+    return text
+
+
+def unguard(text):
+    """A CSV cell as the import reads it: ``guard`` undone (a leading ``'`` is dropped only
+    before one of the characters it guards, or another ``'``)."""
+    return text[1:] if text[:1] == "'" and text[1:2].startswith(_GUARDED) else text
 
 
 def _pointer(name):
