@@ -423,3 +423,96 @@ def test_text_round_trips_through_the_bulk_write(api, dataset):
         {"text": odd},
         {"\n": None},
     )
+
+
+# --- a bad CSV record costs only its own line ----------------------------------------------------------
+
+MIB = 1024 * 1024
+# (record, code): what makes a record bad however the rest of the file is
+CSV_FAULTS = {
+    "bad_byte": (b"bad\xff\xfe.jpg,1", "parse_error"),
+    "too_long": (b"long.jpg," + b"7" * MIB, "invalid"),
+    "too_wide": (b"wide.jpg,1,extra", "invalid"),
+    "too_narrow": (b"narrow.jpg", "invalid"),
+    "unclosed": (b'"open.jpg,1', "parse_error"),
+}
+
+
+def csv_file(rows, faults, ending=b"\r\n"):
+    """A CSV body of ``rows`` good records with ``faults`` ({index: record}) put before the good
+    record of that index (or at the end), and the line each fault starts on."""
+    out, at = [b"resource,priority"], {}
+    for i in range(rows + 1):
+        if i in faults:
+            at[i] = sum(1 + piece.count(b"\n") for piece in out) + 1
+            out.append(faults[i])
+        if i < rows:
+            out.append(b"r%d.jpg,%d" % (i, i))
+    return ending.join(out), at
+
+
+@pytest.mark.parametrize("kind", CSV_FAULTS)
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
+def test_a_bad_csv_record_is_one_bad_line_and_the_rest_is_read(api, dataset, kind, where):
+    record, code = CSV_FAULTS[kind]
+    index = {"start": 0, "middle": 25, "end": 50}[where]
+    body, at = csv_file(50, {index: record})
+    refused = upload(api, dataset, body, "text/csv")
+    assert refused.status_code == 422, refused.text
+    assert line_errors(refused) == [(at[index], "", code)]
+    assert refused.json()["meta"] == {"error_count": 1} and listed(api, dataset) == {}
+    resp = upload(api, dataset, body, "text/csv", partial="true")
+    meta = resp.json()["meta"]
+    assert (meta["created"], meta["error_count"]) == (50, 1), resp.text
+    assert [(e["meta"]["line"], e["code"]) for e in meta["errors"]] == [(at[index], code)]
+    assert set(listed(api, dataset)) == {f"r{i}.jpg" for i in range(50)}
+
+
+def test_every_bad_csv_record_is_listed_with_its_line(api, dataset):
+    faults = {0: CSV_FAULTS["bad_byte"][0], 3: b'"multi\nline.jpg",x', 7: CSV_FAULTS["too_wide"][0],
+              9: b'"a"b.jpg,1', 12: CSV_FAULTS["too_long"][0], 20: CSV_FAULTS["unclosed"][0]}
+    body, at = csv_file(20, faults, ending=b"\n")
+    resp = upload(api, dataset, body, "text/csv")
+    assert [line for line, _, _ in line_errors(resp)] == sorted(at.values())
+    assert at[7] == 12  # after the header, the bad byte's line, 7 good ones and the quoted two
+    resp = upload(api, dataset, body, "text/csv", partial="true")
+    assert resp.json()["meta"]["created"] == 20 and resp.json()["meta"]["error_count"] == 6
+
+
+def test_a_stray_quote_costs_its_line_only(api, dataset):
+    """An opening quote closed by a later record's: the record is bad at its line, and reading
+    starts again on the next line, so the records after it, quoted ones too, are read."""
+    notes = b'"[{""dimensions"": {}, ""annotation"": {""label"": ""x""}}]"'
+    body = b"resource,priority,annotations\n\"stray.jpg,1,\nb.jpg,2," + notes + b'\n"c\nd.jpg",3,\n'
+    resp = upload(api, dataset, body, "text/csv", partial="true")
+    assert line_errors_of(resp.json()["meta"]) == [(2, "", "parse_error")]
+    assert set(listed(api, dataset)) == {"b.jpg", "c\nd.jpg"}
+
+
+def line_errors_of(meta):
+    return [(e["meta"]["line"], e["source"]["pointer"], e["code"]) for e in meta["errors"]]
+
+
+def test_a_large_csv_file_with_faults_accounts_for_every_record(api, dataset):
+    """10,001 records with a bad byte near the end (where the csv module used to stop, dropping
+    the rest unreported), a record over 1 MiB and a quote that never closes: every record is
+    created or listed, at its line."""
+    faults = {4000: CSV_FAULTS["too_long"][0], 9740: CSV_FAULTS["bad_byte"][0],
+              9998: CSV_FAULTS["unclosed"][0]}
+    body, at = csv_file(9998, faults)
+    resp = upload(api, dataset, body, "text/csv")
+    assert line_errors(resp) == [(at[4000], "", "invalid"), (at[9740], "", "parse_error"),
+                                 (at[9998], "", "parse_error")]
+    assert counters(api, dataset)["entries_total_count"] == 0
+    meta = upload(api, dataset, body, "text/csv", partial="true").json()["meta"]
+    assert meta["created"] + meta["updated"] + meta["skipped"] + meta["error_count"] == 10001
+    assert (meta["created"], meta["error_count"]) == (9998, 3)
+    assert counters(api, dataset)["entries_total_count"] == 9998
+
+
+def test_past_a_thousand_bad_lines_the_first_are_listed_and_all_counted(api, dataset):
+    body = b"resource,priority\n" + b"".join(b"w%d,1,x\nr%d,1\n" % (i, i) for i in range(1500))
+    resp = upload(api, dataset, body, "text/csv", partial="true")
+    meta = resp.json()["meta"]
+    assert (meta["created"], meta["error_count"], len(meta["errors"])) == (1500, 1500, 1000)
+    assert [e["meta"]["line"] for e in meta["errors"]] == list(range(2, 2002, 2))
