@@ -382,6 +382,9 @@ def test_unknown_event_names_and_urls_are_refused(events_api):
                 "/data/attributes/events/0",
             ),
             ({"url": "ftp://example.com/h"}, "/data/attributes/url"),
+            ({"url": "http://user:pass@example.com/h"}, "/data/attributes/url"),
+            ({"url": "https://token@example.com/h"}, "/data/attributes/url"),
+            ({"url": "https://:pass@example.com/h"}, "/data/attributes/url"),
         ):
             resp = api.post(
                 "/webhooks",
@@ -394,6 +397,22 @@ def test_unknown_event_names_and_urls_are_refused(events_api):
             )
             assert resp.status_code == 422, resp.text
             assert resp.json()["errors"][0]["source"]["pointer"] == pointer
+
+
+@pytest.mark.parametrize("url", ["http://user:pass@example.com/h", "https://token@example.com/h",
+                                 "https://:pass@example.com/h", "https://u%40x:p@example.com/h"])
+def test_a_url_with_credentials_is_refused_on_update(events_api, url):
+    """Every owner reads a webhook's URL, and deliveries never send credentials: a user name or
+    password in it is a 422 (on create above), and an update leaves the stored URL as it was."""
+    with events_api() as client:
+        api = Api(client, token())
+        webhook, _ = hook(api, f.project(api), "https://example.com/hook")
+        resp = api.patch(f"/webhooks/{webhook['id']}", {"data": {
+            "type": "dataset:webhooks", "id": webhook["id"], "attributes": {"url": url}}})
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["errors"][0]["source"]["pointer"] == "/data/attributes/url"
+        shown = api.get(f"/webhooks/{webhook['id']}").json()["data"]["attributes"]
+        assert shown["url"] == "https://example.com/hook"
 
 
 def test_an_annotator_can_neither_see_nor_create_webhooks(events_api):

@@ -14,7 +14,7 @@ from playhouse.migrate import SchemaMigrator
 from dataset_api import migrations
 from dataset_api.db import make_database
 from dataset_api.migrations import m0001_initial, m0003_entry_queue_index
-from dataset_api.models import MODELS, Entry
+from dataset_api.models import MODELS, Entry, Project, Webhook
 from tests.live import PG_URL, dedicated_database
 
 LISTING_INDEX = "entry_dataset_status_priority_created"
@@ -178,3 +178,29 @@ def test_an_interrupted_concurrent_build_is_built_again(blank_database):
         valid = database.execute_sql("SELECT indisvalid FROM pg_index WHERE indexrelid = %s::regclass",
                                      (QUEUE_INDEX,)).fetchone()
     assert valid == (True,)
+
+
+def test_0007_strips_credentials_from_stored_webhook_urls(blank_database, monkeypatch):
+    """Webhook URLs stored with a user name or password (accepted until issue #20) lose them, and
+    nothing else: the rest of each URL, and URLs without credentials, stay as they were."""
+    database = blank_database("credentials")
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:6])
+    migrations.migrate(database)
+    stored = {
+        "https://user:pa%40ss@hooks.example.com:8443/in?to=a@b#x": "https://hooks.example.com:8443/in?to=a@b#x",
+        "http://token@10.0.0.5/h": "http://10.0.0.5/h",
+        "http://:secret@example.com": "http://example.com",
+        "https://example.com/path@segment?q=@": "https://example.com/path@segment?q=@",
+        "https://example.com/plain": "https://example.com/plain",
+    }
+    with database.bind_ctx([Project, Webhook]), database.connection_context():
+        project = Project.create(name="P", organization_id=1)
+        ids = {url: Webhook.create(project=project, url=url, secret="whsec_x").id for url in stored}
+    monkeypatch.undo()
+    assert migrations.migrate(database) == [7]
+    with database.bind_ctx([Webhook]), database.connection_context():
+        rows = {row.id: row for row in Webhook.select()}
+    for url, expected in stored.items():
+        row = rows[ids[url]]
+        assert row.url == expected
+        assert row.version == (1 if expected == url else 2)

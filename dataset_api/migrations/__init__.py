@@ -21,6 +21,7 @@ from dataset_api.migrations import (
     m0004_entry_export_index,
     m0005_events,
     m0006_entry_page_indexes,
+    m0007_webhook_url_credentials,
 )
 
 log = logging.getLogger("dataset_api.migrations")
@@ -32,6 +33,7 @@ MIGRATIONS = [
     (4, "entry export index", m0004_entry_export_index.up),
     (5, "events, webhooks and deliveries", m0005_events.up),
     (6, "entry page indexes", m0006_entry_page_indexes.up),
+    (7, "webhook url credentials removed", m0007_webhook_url_credentials.up),
 ]
 
 

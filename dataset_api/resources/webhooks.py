@@ -31,6 +31,10 @@ def _check_url(values):
     if not valid:
         raise Invalid("url must be an absolute http or https URL with a host (and a valid port).",
                       pointer="/data/attributes/url", code="invalid")
+    if "@" in parts.netloc:  # every owner reads the URL, and deliveries never send credentials
+        raise Invalid("url must not carry a user name or password (user:password@host): every owner "
+                      "of the project reads it. Receivers authenticate deliveries by their signature.",
+                      pointer="/data/attributes/url", code="invalid")
 
 
 def _check_events(values):
