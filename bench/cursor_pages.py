@@ -47,8 +47,9 @@ from connexion.context import _context
 
 from dataset_api import migrations, resources, rows, spec, store
 from dataset_api.auth import tokens
+from dataset_api.config import Config
 from dataset_api.db import bind
-from dataset_api.jsonapi import query
+from dataset_api.jsonapi import cursor, query
 from dataset_api.models import Dataset, Entry, Project, utcnow
 from dataset_api.resources.entries import ENTRIES
 from dataset_api.workflow import counters
@@ -141,10 +142,10 @@ def row_at(database, base, position):
     return found[0]
 
 
-def mint(base, size, row):
+def mint(seal, base, size, row):
     """The cursor of the page after ``row``: what the server puts in the next link of a cursor
-    page of ``base`` ending with ``row``."""
-    q = query.parse(ENTRIES, [*base, ("page[size]", str(size)), (CURSOR, "")])
+    page of ``base`` ending with ``row``, sealed as the server seals the admin's (``seal``)."""
+    q = query.parse(ENTRIES, [*base, ("page[size]", str(size)), (CURSOR, "")], seal=seal)
     return query.next_cursor(ENTRIES, q, [row], True)
 
 
@@ -188,13 +189,13 @@ def shape(sql):
     return re.sub(r"^SELECT .*? FROM ", "SELECT … FROM ", sql)
 
 
-def prepare(database, dataset_id, label, size, depth):
+def prepare(database, seal, dataset_id, label, size, depth):
     """For one sort: the query pairs of each measured page (the deep cursor minted and its rows
     worked out in process), the ids the deep page must start with, and its SELECT's plan."""
     base = [("filter[dataset_id]", dataset_id), *([("sort", SORTS[label])] if SORTS[label] else [])]
     first = (depth - 1) * size
     sort = query.parse(ENTRIES, base).sort
-    token = mint(base, size, row_at(database, base, first - 1))
+    token = mint(seal, base, size, row_at(database, base, first - 1))
     sized = [*base, ("page[size]", str(size))]
     pages = {"page1_cursor": [*sized, (CURSOR, "")], "page1_number": [*sized, ("page[number]", "1")],
              "deep_cursor": [*sized, (CURSOR, token)], "deep_number": [*sized, ("page[number]", str(depth))]}
@@ -293,7 +294,9 @@ def run(args, depth):
         dataset_id = load(database, url, args.entries)
         load_seconds = time.perf_counter() - began
         print(f"loaded {args.entries:,} entries in {load_seconds:.1f} s", flush=True)
-        prepared = {label: prepare(database, dataset_id, label, args.size, depth) for label in SORTS}
+        # the server's key of page[cursor]: the data folder's, made here first (the server reads it)
+        seal = cursor.Seal.of(tokens.cursor_key(Config(data_dir=tmp)), ADMIN)
+        prepared = {label: prepare(database, seal, dataset_id, label, args.size, depth) for label in SORTS}
         database.close_all()
         server = benchkit.Server(tmp, scratch.server_url).start()
         load_before = os.getloadavg()[0]

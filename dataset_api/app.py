@@ -197,7 +197,7 @@ def create_app(config=None):
     app.add_error_handler(Exception, internal_error)
     # outermost of ours: every layer within reads this app's settings from the request's state
     app.add_middleware(RequestState, position=MiddlewarePosition.BEFORE_EXCEPTION, config=config,
-                       verifier=tokens.verifier_for(config))
+                       verifier=tokens.verifier_for(config), cursor_key=tokens.cursor_key(config))
     app.add_middleware(RequestLog, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(Gatekeeper, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        max_body_bytes=config.max_body_bytes, max_import_bytes=config.max_import_bytes)

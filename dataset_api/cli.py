@@ -177,6 +177,8 @@ def serve(args, config):
     database.close_all()
     if not config.jwt_public_key and not config.jwt_secret:
         tokens.data_dir_secret(config.data_dir)  # created once, before workers race for it
+    if not config.cursor_key:
+        tokens.cursor_key(config)  # the same for the key of page[cursor]
 
     class Server(BaseApplication):
         def load_config(self):

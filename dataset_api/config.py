@@ -25,6 +25,7 @@ class Config:
     database_url: str = ""  # empty: SQLite file in data_dir
     jwt_secret: str = ""  # HS256 secret; empty: the data folder's generated secret
     jwt_public_key: str = ""  # PEM for ES256/RS256 instead of a shared secret
+    cursor_key: str = ""  # seals page[cursor]; empty: the data folder's generated key (one instance)
     max_body_bytes: int = 10 * 1024 * 1024
     max_import_bytes: int = 2 * 1024**3  # an import's body (NDJSON or CSV): DESIGN §10's exception
     rpc_batch_limit: int = 100
@@ -72,6 +73,7 @@ class Config:
             database_url=env.get("DATABASE_URL") or env.get("DATASET_API_DATABASE_URL") or "",
             jwt_secret=env.get("DATASET_API_JWT_SECRET") or "",
             jwt_public_key=env.get("DATASET_API_JWT_PUBLIC_KEY") or "",
+            cursor_key=env.get("DATASET_API_CURSOR_KEY") or "",
             max_body_bytes=_int(env, "DATASET_API_MAX_BODY_BYTES", 10 * 1024 * 1024),
             max_import_bytes=_int(env, "DATASET_API_MAX_IMPORT_BYTES", 2 * 1024**3),
             rpc_batch_limit=_int(env, "DATASET_API_RPC_BATCH_LIMIT", 100),

@@ -9,7 +9,7 @@ from connexion import request
 from dataset_api import store
 from dataset_api.auth import permissions
 from dataset_api.errors import Conflict, PreconditionFailed
-from dataset_api.jsonapi import body, build, document, query
+from dataset_api.jsonapi import body, build, cursor, document, query
 from dataset_api.store import get_or_404
 
 ETAG_HEADER = "ETag"
@@ -20,6 +20,11 @@ current_user = permissions.current_user
 
 def query_pairs():
     return list(request.query_params.multi_items())
+
+
+def cursor_seal():
+    """What the caller's ``page[cursor]`` values are sealed with: this app's key, this caller."""
+    return cursor.Seal.of(request.state.cursor_key, current_user())
 
 
 def etag(row):
@@ -39,7 +44,7 @@ def render_one(resource, row, q=None, status=200, headers=None):
 
 def index(resource):
     pairs = query_pairs()
-    q = query.parse(resource, pairs)
+    q = query.parse(resource, pairs, seal=cursor_seal())
     rows, has_more, count = store.page(resource, q)
     included, to_many = build.includes(resource, rows, q.include, store.scope)
     return document.collection(resource, rows, q, params=pairs, has_more=has_more, count=count,

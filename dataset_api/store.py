@@ -63,8 +63,9 @@ def not_found(resource, resource_id):
 def page(resource, q):
     """Return (rows, has_more, count or None) for a parsed index query."""
     model = build.model_of(resource)
-    select = build.filtered(model, scope(resource, model.select()), q.filters)
-    rows, has_more = build.page(model, build.ordered(model, select, q.sort), q)
+    readable = scope(resource, model.select())
+    select = build.filtered(model, readable, q.filters)
+    rows, has_more = build.page(model, build.ordered(model, select, q.sort), q, readable)
     return rows, has_more, select.count() if q.count else None
 
 

@@ -18,6 +18,7 @@ from dataset_api.db import db
 from dataset_api.models import MODELS
 
 SECRET = "test-secret-0123456789abcdef0123456789abcdef"
+CURSOR_KEY = "test-cursor-key-0123456789abcdef"  # every test app's, as SECRET is
 PG_URL = os.environ.get("DATASET_API_TEST_DATABASE_URL", "")
 MEDIA = "application/vnd.api+json"
 
@@ -37,6 +38,7 @@ JSONAPI = _jsonapi_validator()
 
 
 def make_config(tmp_path, **overrides):
+    overrides.setdefault("cursor_key", CURSOR_KEY)
     return Config(data_dir=str(tmp_path), database_url=PG_URL, jwt_secret=SECRET,
                   validate_responses=True, **overrides)
 

@@ -7,7 +7,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
+from dataset_api.auth import tokens
 from dataset_api.db import db
+from dataset_api.jsonapi import cursor, query
 from dataset_api.models import Entry, Project
 from dataset_api.resources.entries import ENTRIES
 from tests import factories
@@ -57,12 +59,38 @@ def ordered_ids(api, path, pairs=()):
     return [obj["id"] for obj in get(api, path, [*pairs, ("page[size]", "1000")])["data"]]
 
 
-def bad(api, path, pairs, parameter=CURSOR):
+REFUSED = {"status": "400", "code": "invalid_cursor", "title": "Bad Request",
+           "detail": cursor.REFUSED, "source": {"parameter": CURSOR}}
+
+
+def bad(api, path, pairs, parameter=CURSOR, code="bad_request"):
     resp = api.get(f"{path}?{urlencode(pairs)}")
     assert resp.status_code == 400, resp.text
     error = resp.json()["errors"][0]
-    assert error["source"] == {"parameter": parameter} and error["code"] == "bad_request", error
+    assert error["source"] == {"parameter": parameter} and error["code"] == code, error
     return error
+
+
+def refused(api, path, pairs):
+    """Every cursor that cannot be followed is one and the same 400 (forged, garbled, foreign,
+    stale): its answer tells nothing of why."""
+    resp = api.get(f"{path}?{urlencode(pairs)}")
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["errors"] == [REFUSED]
+
+
+def seal_of(config, account_id=1, role="admin", orgs=()):
+    """The seal the server makes ``tests.conftest.token``'s callers' cursors with."""
+    user = tokens.User(account_id, "admin@example.com", None, role, tuple(orgs))
+    return cursor.Seal.of(tokens.cursor_key(config), user)
+
+
+def minted(seal, pairs, keys):
+    """A cursor of GET /entries?<pairs> holding ``keys``, sealed with ``seal``."""
+    q = query.parse(ENTRIES, pairs, seal=seal)
+    payload = cursor._compact(keys)
+    raw = cursor._digest(seal, ENTRIES, q, payload) + payload
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 @pytest.fixture
@@ -218,7 +246,7 @@ def test_long_text_sort_keys_name_the_row(api, photos):
     assert doc["data"][-1]["id"] == last["id"]
     following = list(query_of(doc["links"]["next"]).items())
     expect(api.delete(f"/entries/{last['id']}"), 204)
-    assert "deleted" in bad(api, "/entries", following)["detail"]
+    refused(api, "/entries", following)
 
 
 def test_cursor_errors_name_the_parameter(api, photos):
@@ -227,32 +255,77 @@ def test_cursor_errors_name_the_parameter(api, photos):
     token = query_of(doc["links"]["next"])[CURSOR]
     bad(api, "/entries", [*pairs, (CURSOR, token), ("page[number]", "2")])
     bad(api, "/entries", [*pairs, ("page[number]", "1"), (CURSOR, "")])
-    bad(api, "/entries", [("sort", "priority"), ("filter[dataset_id]", photos["id"]), (CURSOR, token)])
-    bad(api, "/entries", [("sort", "-priority"), (CURSOR, token)])  # another filter set
-    bad(api, "/entries", [*pairs, ("filter[priority__gt]", "0"), (CURSOR, token)])
+    refused(api, "/entries", [("sort", "priority"), ("filter[dataset_id]", photos["id"]), (CURSOR, token)])
+    refused(api, "/entries", [("sort", "-priority"), (CURSOR, token)])  # another filter set
+    refused(api, "/entries", [*pairs, ("filter[priority__gt]", "0"), (CURSOR, token)])
     bad(api, "/datasets", [("sort", "-priority"), (CURSOR, token)], parameter="sort")
-    bad(api, "/datasets", [(CURSOR, token)])  # another resource's cursor
+    refused(api, "/datasets", [(CURSOR, token)])  # another resource's cursor
     raw = bytearray(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     raw[-2] ^= 1  # one bit of the values
     tampered = base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
-    bad(api, "/entries", [*pairs, (CURSOR, tampered)])
+    refused(api, "/entries", [*pairs, (CURSOR, tampered)])
     for garbled in ("abc", "A", "zzzzzzzzzzzz", token[:-3], "x" * 256, "not a cursor!", "x" * 257):
-        bad(api, "/entries", [*pairs, (CURSOR, garbled)])
+        refused(api, "/entries", [*pairs, (CURSOR, garbled)])
     # the same filters in another order, and +priority for priority, are the same query
     swapped = [("filter[dataset_id]", photos["id"]), ("sort", "-priority"), (CURSOR, token)]
     assert get(api, "/entries", swapped)["data"]
 
 
-def test_a_forged_cursor_with_a_valid_digest_but_wrong_types_is_a_400(api, photos):
-    from dataset_api.jsonapi import cursor, query
+def test_a_cursor_sealed_with_the_key_but_wrong_types_is_refused(api, config, photos):
+    """Even with the server's key (which no client has), values that do not fit the sort are the
+    one refusal, never a 500."""
+    pairs = [("sort", "priority"), ("filter[dataset_id]", photos["id"])]
+    for keys in (["one", "x"], [1], [1, None], [True, "x"], [1.5, "x"], {"row": None}, "x"):
+        refused(api, "/entries", [*pairs, (CURSOR, minted(seal_of(config), pairs, keys))])
+    assert get(api, "/entries", [*pairs, (CURSOR, minted(seal_of(config), pairs, [0, "~"]))])["data"]
+
+
+def test_cursors_made_for_another_caller_or_under_another_key_or_format_are_refused(client, api, config,
+                                                                                 photos, tmp_path):
+    from tests.conftest import Api, token
 
     pairs = [("sort", "priority"), ("filter[dataset_id]", photos["id"])]
+    doc = get(api, "/entries", [*pairs, (CURSOR, ""), ("page[size]", "2")])
+    mine = query_of(doc["links"]["next"])[CURSOR]
+    # The same account under other rights, and another admin: a cursor fits its own caller only.
+    for other in (token(account_id=2), token(role="org_owner", orgs=[1]), token(role="user")):
+        refused(Api(client, other), "/entries", [*pairs, (CURSOR, mine)])
+    # Sealed under another deployment's key: as stale after a rotation.
+    other_key = seal_of(config.__class__(cursor_key="another deployment"))
+    refused(api, "/entries", [*pairs, (CURSOR, minted(other_key, pairs, [0, "~"]))])
+    # The format before keys (an unkeyed digest anyone could compute) is refused too.
+    import hashlib
     q = query.parse(ENTRIES, pairs)
-    for keys in (["one", "x"], [1], [1, None], [True, "x"], [1.5, "x"], {"row": None}, "x"):
-        payload = cursor._compact(keys)
-        raw = cursor._digest(ENTRIES, q, payload) + payload
-        text = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-        bad(api, "/entries", [*pairs, (CURSOR, text)])
+    payload = cursor._compact([0, "~"])
+    raw = hashlib.blake2b(cursor._binding(ENTRIES, q) + b"\n" + payload, digest_size=6).digest() + payload
+    refused(api, "/entries", [*pairs, (CURSOR, base64.urlsafe_b64encode(raw).rstrip(b"=").decode())])
+
+
+def test_a_row_cursor_is_read_within_the_callers_scope(client, api, config, photos):
+    """A cursor that names a row (long sort values) is read only where its caller may read now: a
+    row it may no longer read is refused like a deleted one, never used as a position."""
+    from tests.conftest import Api, token
+
+    annotator = Api(client, token(account_id=7, email="ann@example.com", role="user"))
+    factories.member(api, photos["attributes"]["project_id"], account_id=7, role="annotator",
+                     email="ann@example.com")
+    long_name = "y" * 300
+    mine = [factories.entry(api, photos, f"{long_name}-{i}.png") for i in range(3)]
+    pairs = [("sort", "resource"), ("filter[resource__prefix]", "yyy")]
+    doc = get(annotator, "/entries", [*pairs, (CURSOR, ""), ("page[size]", "1")])
+    assert [o["id"] for o in doc["data"]] == [mine[0]["id"]]
+    following = list(query_of(doc["links"]["next"]).items())
+    assert get(annotator, "/entries", following)["data"][0]["id"] == mine[1]["id"]
+    # the entry moves on to review: no longer the annotator's to read
+    with db.connection_context():
+        Entry.update(wf_step="review").where(Entry.id == mine[0]["id"]).execute()
+    refused(annotator, "/entries", following)
+    # a cursor of the annotator's naming a row it never could read is refused alike
+    hidden = factories.entry(api, photos, f"{long_name}-hidden.png")
+    with db.connection_context():
+        Entry.update(wf_step="review").where(Entry.id == hidden["id"]).execute()
+    seal = seal_of(config, account_id=7, role="user")
+    refused(annotator, "/entries", [*pairs, (CURSOR, minted(seal, pairs, {"row": hidden["id"]}))])
 
 
 def test_json_rpc_index_pages_by_cursor(client, api):

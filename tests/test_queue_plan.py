@@ -8,12 +8,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from dataset_api.auth import tokens
 from dataset_api.db import db, is_postgresql, is_sqlite
-from dataset_api.jsonapi import build, query
+from dataset_api.jsonapi import build, cursor, query
 from dataset_api.models import Entry
 from dataset_api.registry import RESOURCES
 from dataset_api.workflow import statements
 from tests import factories
+from tests.conftest import CURSOR_KEY
 
 
 def plan(query):
@@ -44,11 +46,13 @@ def test_the_head_of_a_queue_is_read_from_its_index_without_a_sort(api, analyzed
 
 def page_reads(pairs):
     """The SELECTs ``store.page`` runs for a page of ``GET /entries?<pairs>`` (an admin's: no scope)."""
-    q = query.parse(RESOURCES["entries"], pairs)
+    admin = tokens.User(1, "admin@example.com", None, "admin", ())  # tests.conftest.token's caller
+    q = query.parse(RESOURCES["entries"], pairs, seal=cursor.Seal.of(CURSOR_KEY.encode(), admin))
     select = build.ordered(Entry, build.filtered(Entry, Entry.select(), q.filters), q.sort)
     if q.after is None:
         return [select.limit(q.page_size + 1)]
-    return [select.where(condition).limit(q.page_size + 1) for condition in build.after(Entry, q)]
+    keys = build.position(Entry, Entry.select(), q)
+    return [select.where(condition).limit(q.page_size + 1) for condition in build.after(Entry, q, keys)]
 
 
 def fill(api, count, among=50):

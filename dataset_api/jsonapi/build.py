@@ -8,8 +8,7 @@ import operator
 from peewee import NodeList, fn
 
 from dataset_api.db import casefold, is_sqlite
-from dataset_api.errors import InvalidQuery
-from dataset_api.jsonapi.query import CURSOR, order
+from dataset_api.jsonapi.query import order, refused_cursor
 from dataset_api.registry import RESOURCES
 
 TEXT_MATCH = {"match": "contains", "prefix": "startswith", "suffix": "endswith"}
@@ -68,21 +67,29 @@ def ordered(model, select, sort):
     return select.order_by(*terms)
 
 
-def after(model, query):
-    """The rows after the cursor's position in the order of ``query.sort``, as conditions to run
-    one after the other (keyset paging): for each term from the last to the first, the rows equal
-    to the cursor on the terms before it and beyond it on that term. In that sequence they are the
-    rows after the cursor in order, and each is one range of an index that holds the order
-    (``dataset_id``, then the terms), so a page costs what the first does; one OR of them all
-    would be a range on the leading term only, read from the start of the cursor's group."""
-    terms = order(query.sort)
+def position(model, readable, query):
+    """The sort values the cursor of ``query`` continues after. A cursor that names a row (its
+    values were too long to carry) is read through ``readable`` (the caller's read scope of
+    ``model``): a row deleted since, or no longer readable, is the refusal of every bad cursor,
+    so a cursor never tells whether a row exists that its caller may not read."""
     keys = query.after
-    if isinstance(keys, dict):  # a row reference: that row's values now
-        cols = [column(model, name) for name, _ in terms]
-        keys = model.select(*cols).where(model.id == keys["row"]).tuples().first()
+    if isinstance(keys, dict):
+        cols = [column(model, name) for name, _ in order(query.sort)]
+        keys = readable.select(*cols).where(model.id == keys["row"]).tuples().first()
         if keys is None:
-            raise InvalidQuery("Invalid page[cursor]: the row it continues after was deleted; "
-                               "start again without it.", parameter=CURSOR)
+            raise refused_cursor()
+    return keys
+
+
+def after(model, query, keys):
+    """The rows after ``keys`` (the cursor's position: ``position``) in the order of ``query.sort``,
+    as conditions to run one after the other (keyset paging): for each term from the last to the
+    first, the rows equal to the cursor on the terms before it and beyond it on that term. In that
+    sequence they are the rows after the cursor in order, and each is one range of an index that
+    holds the order (``dataset_id``, then the terms), so a page costs what the first does; one OR
+    of them all would be a range on the leading term only, read from the start of the cursor's
+    group."""
+    terms = order(query.sort)
     conditions = []
     for i in reversed(range(len(terms))):
         (name, desc), key = terms[i], keys[i]
@@ -104,18 +111,19 @@ def _beyond(col, desc, key):
     return (col > key) | col.is_null() if col.null else col > key
 
 
-def page(model, select, query):
+def page(model, select, query, readable):
     """Return (rows, has_more): one row more than the page size tells whether a next page exists.
     A cursor's page is read from where ``after`` puts it, one of its conditions after the other
     until the page is full (mostly the first: the rows that tie with the cursor on the leading
-    terms); a numbered page is skipped to (OFFSET)."""
+    terms); a numbered page is skipped to (OFFSET). ``readable``: the caller's read scope of
+    ``model`` (``position``)."""
     want = query.page_size + 1
     if query.after is None:
         offset = 0 if query.cursor is not None else (query.page_number - 1) * query.page_size
         rows = list(select.limit(want).offset(offset))
     else:
         rows = []
-        for condition in after(model, query):
+        for condition in after(model, query, position(model, readable, query)):
             rows.extend(select.where(condition).limit(want - len(rows)))
             if len(rows) == want:
                 break

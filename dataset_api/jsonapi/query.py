@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from dataset_api.errors import InvalidQuery
 from dataset_api.jsonapi import cursor, values
+from dataset_api.jsonapi.cursor import Seal
 from dataset_api.registry import BY_TYPE, RESOURCES, filter_keys
 
 MAX_PAGE_SIZE = 1000
@@ -35,14 +36,16 @@ class Query:
     numbered: bool = False  # page[number] was given
     cursor: str | None = None  # page[cursor] as given ("" = the first page): keyset paging
     after: list | dict | None = None  # where the cursor's page starts (``cursor.decode``)
+    seal: Seal | None = None  # the caller's: what its cursors are made and checked with
     count: bool = False
     include: list = field(default_factory=list)  # dotted paths
     fields: dict = field(default_factory=dict)  # type -> set of attribute/relationship names
 
 
-def parse(resource, pairs, *, collection=True):
-    """Return the ``Query`` for ``pairs`` ((key, value) tuples); raise ``InvalidQuery``."""
-    query = Query()
+def parse(resource, pairs, *, collection=True, seal=None):
+    """Return the ``Query`` for ``pairs`` ((key, value) tuples); raise ``InvalidQuery``. ``seal``
+    (``cursor.Seal``) makes and checks the caller's cursors: without it a cursor is refused."""
+    query = Query(seal=seal)
     for key, value in pairs:
         if collection and _bracketed(key, "filter"):
             query.filters.append(_filter(resource, key[len("filter["):-1], value))
@@ -62,12 +65,12 @@ def parse(resource, pairs, *, collection=True):
     return _positioned(resource, query)
 
 
-def index(resource, *, filters=(), sort=None, page=(), count=None):
+def index(resource, *, filters=(), sort=None, page=(), count=None, seal=None):
     """Return the index ``Query`` of the parts of a query, as text, without a query string (for
     JSON-RPC): ``filters`` and ``page`` as (name, text) pairs (``("entry_id", "…")``,
     ``("size", "20")``), ``sort`` and ``count`` as text or None. Each part meets the rule of its
     query parameter in ``parse``, and a refusal names that parameter (``filter[entry_id]``)."""
-    query = Query(filters=[_filter(resource, name, text) for name, text in filters])
+    query = Query(filters=[_filter(resource, name, text) for name, text in filters], seal=seal)
     if sort is not None:
         query.sort = _sort(resource, sort)
     for member, text in page:
@@ -82,7 +85,7 @@ def next_cursor(resource, query, rows, has_more):
     pages by number."""
     if query.cursor is None or not has_more:
         return None
-    return cursor.encode(resource, query, order(query.sort), rows[-1])
+    return cursor.encode(query.seal, resource, query, order(query.sort), rows[-1])
 
 
 def order(sort):
@@ -167,14 +170,18 @@ def _page(query, member, text):
 
 def _positioned(resource, query):
     """``query`` with the position its cursor names (``cursor.decode``); 400 naming page[cursor]
-    for a cursor this resource, sort and filters did not make."""
+    for a cursor its seal did not make for this resource, sort and filters."""
     if query.cursor:
         try:
-            query.after = cursor.decode(resource, query, order(query.sort), query.cursor)
-        except ValueError as exc:
-            raise InvalidQuery(f"Invalid page[cursor]: {exc}; start again without it.",
-                               parameter=CURSOR) from None
+            query.after = cursor.decode(query.seal, resource, query, order(query.sort), query.cursor)
+        except ValueError:
+            raise refused_cursor() from None
     return query
+
+
+def refused_cursor():
+    """The one refusal of every cursor that cannot be followed: forged, garbled, foreign or stale."""
+    return InvalidQuery(cursor.REFUSED, parameter=CURSOR, code="invalid_cursor")
 
 
 def _listed(text, parameter, most, what):

@@ -15,6 +15,7 @@ from jsonschema import Draft4Validator, ValidationError
 from jsonschema.exceptions import best_match
 
 from dataset_api.errors import Conflict, Invalid, InvalidQuery
+from dataset_api.jsonapi.query import CURSOR, refused_cursor
 
 
 class OperationURIParser(OpenAPIURIParser):
@@ -79,6 +80,8 @@ class JsonApiParameterValidator(ParameterValidator):
                 error = error and error.splitlines()[0]
                 if error:
                     name = param["name"]
+                    if name == CURSOR:  # not of a cursor's shape: garbled, refused as any bad one
+                        raise refused_cursor()
                     raise InvalidQuery(f"Invalid {where} parameter '{name}': {error}",
                                        parameter=name)
 

@@ -112,7 +112,7 @@ def report_entry_error(id, body):
 
 def claim_next_entry():
     """``GET /entries/next``: the caller's entry in the dataset of ``filter[dataset_id]``."""
-    q = query.parse(ENTRIES, crud.query_pairs())
+    q = query.parse(ENTRIES, crud.query_pairs(), seal=crud.cursor_seal())
     taken = next((f for f in q.filters if f.name == "dataset_id" and f.op in ("", "eq")), None)
     if taken is None:
         raise InvalidQuery("filter[dataset_id] is required.", parameter="filter[dataset_id]")
