@@ -9,6 +9,7 @@ import os
 import re
 import sys
 import urllib.parse
+import warnings
 
 from dataset_api.config import Config
 from dataset_api.processes import die_with_parent
@@ -314,9 +315,12 @@ def parser():
     p = argparse.ArgumentParser(prog="dataset-api", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the HTTP server (gunicorn + uvicorn workers)")
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=int(os.environ.get("DATASET_API_PORT", 8000)))
-    s.add_argument("--workers", type=int, default=int(os.environ.get("DATASET_API_WORKERS", 2)))
+    s.add_argument("--host", default="127.0.0.1",
+                   help="the address to listen on (default %(default)s; 0.0.0.0 for every interface)")
+    s.add_argument("--port", type=int, default=int(os.environ.get("DATASET_API_PORT", 8000)),
+                   help="the port to listen on (env DATASET_API_PORT; default %(default)s)")
+    s.add_argument("--workers", type=int, default=int(os.environ.get("DATASET_API_WORKERS", 2)),
+                   help="worker processes serving requests (env DATASET_API_WORKERS; default %(default)s)")
     s.add_argument("--worker", action=argparse.BooleanOptionalAction, default=True,
                    help="run the event delivery worker as a child process (default: yes; --no-worker "
                         "when `dataset-api worker` runs elsewhere)")
@@ -326,18 +330,20 @@ def parser():
     w.set_defaults(func=worker)
     sub.add_parser("migrate", help="apply pending schema migrations").set_defaults(func=migrate)
     t = sub.add_parser("token", help="print a signed token for the data folder's secret")
-    t.add_argument("--account-id", type=int, required=True)
-    t.add_argument("--email", required=True)
-    t.add_argument("--role", choices=("admin", "org_owner", "user"), default="user")
-    t.add_argument("--name")
+    t.add_argument("--account-id", type=int, required=True, help="the account's id (the token's sub)")
+    t.add_argument("--email", required=True, help="the account's email")
+    t.add_argument("--role", choices=("admin", "org_owner", "user"), default="user",
+                   help="admin owns every project, org_owner those of its --org organizations, user "
+                        "has its project memberships' roles (docs/permissions.md; default: %(default)s)")
+    t.add_argument("--name", help="the account's display name")
     t.add_argument("--org", type=int, action="append", default=[], help="organization id (repeat)")
     t.add_argument("--ttl", type=int, default=24 * 3600, help="lifetime in seconds")
     t.set_defaults(func=token)
     r = sub.add_parser("recount", help="rebuild dataset counters from their entries")
-    r.add_argument("--dataset-id")
+    r.add_argument("--dataset-id", help="only this dataset (default: every dataset)")
     r.set_defaults(func=recount)
     d = sub.add_parser("seed", help="create a demo project, dataset and entries")
-    d.add_argument("--entries", type=int, default=20)
+    d.add_argument("--entries", type=int, default=20, help="how many entries (default: %(default)s)")
     d.set_defaults(func=seed)
     i = client_parser(sub, "import", help="import entries from an NDJSON or CSV file into a dataset")
     i.add_argument("file", help="the file (.jsonl, .ndjson or .csv)")
@@ -351,7 +357,8 @@ def parser():
     i.set_defaults(func=bulk_import)
     e = client_parser(sub, "export", help="export a dataset's entries to a file")
     e.add_argument("--dataset", required=True, help="dataset id")
-    e.add_argument("--format", choices=("jsonl", "csv", "coco"), required=True)
+    e.add_argument("--format", choices=("jsonl", "csv", "coco"), required=True,
+                   help="NDJSON, CSV (both import again) or COCO (image datasets)")
     e.add_argument("-o", "--output", required=True, metavar="FILE", help="written whole or not at all")
     e.add_argument("--filter", type=filter_pair, action="append", default=[], metavar="NAME=VALUE",
                    help="an entries filter, e.g. wf_step=done (repeat)")
@@ -360,6 +367,10 @@ def parser():
 
 
 def main(argv=None):
+    # connexion.apps.abstract imports starlette.testclient at import time, which warns that it runs
+    # on httpx; nothing here uses the test client (docs/design-choices.md)
+    warnings.filterwarnings("ignore", r"Using `httpx` with `starlette\.testclient` is deprecated",
+                            module=r"connexion\.apps\.abstract$")
     args = parser().parse_args(argv)
     logging.basicConfig(level=os.environ.get("DATASET_API_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
