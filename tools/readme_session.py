@@ -82,17 +82,26 @@ def healthy(url):
 
 
 class Server:
-    """``dataset-api serve`` in ``folder``, as the README starts it, on ``port``."""
+    """``dataset-api serve`` in ``folder``, as the README starts it, on ``port`` (default: a free
+    one, another if a process takes it first)."""
 
-    def __init__(self, folder, bin_dir, port):
-        self.folder, self.bin_dir, self.port = Path(folder), Path(bin_dir), port
-        self.url = f"http://127.0.0.1:{port}"
+    def __init__(self, folder, bin_dir, port=None):
+        self.folder, self.bin_dir, self.ports = Path(folder), Path(bin_dir), [port] if port else None
         self.log_path = self.folder / "server.log"
-        self.proc = None
+        self.proc = self.url = None
 
     def __enter__(self):
+        for port in self.ports or (free_port() for _ in range(3)):
+            if self._start(port):
+                return self
+            if "Address already in use" not in self.log():
+                break
+        raise RuntimeError(f"dataset-api serve did not become ready:\n{self.log()[-3000:]}")
+
+    def _start(self, port):
+        self.url = f"http://127.0.0.1:{port}"
         # one worker (a documented setting, not the README's command): the session is one client
-        env = dict(clean_env(self.bin_dir), DATASET_API_PORT=str(self.port), DATASET_API_WORKERS="1")
+        env = dict(clean_env(self.bin_dir), DATASET_API_PORT=str(port), DATASET_API_WORKERS="1")
         with open(self.log_path, "wb") as log:  # its own session: stopped as one group
             self.proc = subprocess.Popen([str(self.bin_dir / "dataset-api"), "serve"], cwd=self.folder,
                                          env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -101,9 +110,9 @@ class Server:
         while not healthy(self.url):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.__exit__()
-                raise RuntimeError(f"dataset-api serve did not become ready:\n{self.log()[-3000:]}")
+                return False
             time.sleep(0.3)
-        return self
+        return True
 
     def __exit__(self, *exc):
         if self.proc.poll() is None:
@@ -134,7 +143,7 @@ def run(folder, bin_dir, readme=ROOT / "README.md", examples=ROOT / "examples", 
         lines.append(f"echo {i} > .readme/reached; "
                      f"{{ . .readme/{i}.sh; }} > .readme/{i}.out 2> .readme/{i}.err")
     (work / "session.sh").write_text("\n".join(lines) + "\n")
-    with Server(folder, bin_dir, port or free_port()) as server:
+    with Server(folder, bin_dir, port) as server:
         env = dict(clean_env(bin_dir), DATASET_API_URL=server.url)
         done = subprocess.run(["bash", ".readme/session.sh"], cwd=folder, env=env, timeout=300,
                               stdin=subprocess.DEVNULL)
