@@ -298,9 +298,14 @@ def filter_pair(text):
     return f"filter[{name}]", value
 
 
-def client_parser(sub, name, **kw):
+def command(sub, name, help):  # noqa: A002 - argparse's name
+    """A command's parser, whose ``--help`` opens with what it does."""
+    return sub.add_parser(name, help=help, description=help)
+
+
+def client_parser(sub, name, help):  # noqa: A002
     """A client command's parser, with the options every client command takes."""
-    c = sub.add_parser(name, **kw)
+    c = command(sub, name, help)
     c.add_argument("--url", default=os.environ.get("DATASET_API_URL", "http://127.0.0.1:8000"),
                    help="the server (env DATASET_API_URL; default %(default)s)")
     c.add_argument("--token", default=os.environ.get("DATASET_API_TOKEN"),
@@ -314,7 +319,7 @@ def client_parser(sub, name, **kw):
 def parser():
     p = argparse.ArgumentParser(prog="dataset-api", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("serve", help="run the HTTP server (gunicorn + uvicorn workers)")
+    s = command(sub, "serve", "run the HTTP server (gunicorn + uvicorn workers)")
     s.add_argument("--host", default="127.0.0.1",
                    help="the address to listen on (default %(default)s; 0.0.0.0 for every interface)")
     s.add_argument("--port", type=int, default=int(os.environ.get("DATASET_API_PORT", 8000)),
@@ -325,11 +330,11 @@ def parser():
                    help="run the event delivery worker as a child process (default: yes; --no-worker "
                         "when `dataset-api worker` runs elsewhere)")
     s.set_defaults(func=serve)
-    w = sub.add_parser("worker", help="deliver events to webhooks and Redis (docs/events.md)")
+    w = command(sub, "worker", "deliver events to webhooks and Redis (docs/events.md)")
     w.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     w.set_defaults(func=worker)
-    sub.add_parser("migrate", help="apply pending schema migrations").set_defaults(func=migrate)
-    t = sub.add_parser("token", help="print a signed token for the data folder's secret")
+    command(sub, "migrate", "apply pending schema migrations").set_defaults(func=migrate)
+    t = command(sub, "token", "print a signed token for the data folder's secret")
     t.add_argument("--account-id", type=int, required=True, help="the account's id (the token's sub)")
     t.add_argument("--email", required=True, help="the account's email")
     t.add_argument("--role", choices=("admin", "org_owner", "user"), default="user",
@@ -339,13 +344,13 @@ def parser():
     t.add_argument("--org", type=int, action="append", default=[], help="organization id (repeat)")
     t.add_argument("--ttl", type=int, default=24 * 3600, help="lifetime in seconds")
     t.set_defaults(func=token)
-    r = sub.add_parser("recount", help="rebuild dataset counters from their entries")
+    r = command(sub, "recount", "rebuild dataset counters from their entries")
     r.add_argument("--dataset-id", help="only this dataset (default: every dataset)")
     r.set_defaults(func=recount)
-    d = sub.add_parser("seed", help="create a demo project, dataset and entries")
+    d = command(sub, "seed", "create a demo project, dataset and entries")
     d.add_argument("--entries", type=int, default=20, help="how many entries (default: %(default)s)")
     d.set_defaults(func=seed)
-    i = client_parser(sub, "import", help="import entries from an NDJSON or CSV file into a dataset")
+    i = client_parser(sub, "import", "import entries from an NDJSON or CSV file into a dataset")
     i.add_argument("file", help="the file (.jsonl, .ndjson or .csv)")
     i.add_argument("--dataset", required=True, help="dataset id")
     i.add_argument("--format", choices=("ndjson", "csv"), help="default: from the file's extension")
@@ -355,7 +360,7 @@ def parser():
     i.add_argument("--chunk-size", type=positive, metavar="N",
                    help="send N records per request, skipping those already there (resumable)")
     i.set_defaults(func=bulk_import)
-    e = client_parser(sub, "export", help="export a dataset's entries to a file")
+    e = client_parser(sub, "export", "export a dataset's entries to a file")
     e.add_argument("--dataset", required=True, help="dataset id")
     e.add_argument("--format", choices=("jsonl", "csv", "coco"), required=True,
                    help="NDJSON, CSV (both import again) or COCO (image datasets)")

@@ -91,5 +91,6 @@ def _commands():
 
 @pytest.mark.parametrize(("command", "options"), _commands(), ids=[name for name, _ in _commands()])
 def test_every_command_option_has_help(command, options):
-    """``dataset-api serve --help`` (and every other command's) says what each option does."""
+    """``dataset-api serve --help`` (and every other command's) says what it and each option do."""
+    assert options.description
     assert [a.dest for a in options._actions if a.help is None] == []
