@@ -3,6 +3,10 @@ service's modules, counting imports inside functions too (a lazy import that bre
 time is still a cycle in the design); a package importing its own submodules is not one."""
 
 import ast
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "dataset_api"
@@ -67,3 +71,17 @@ def test_one_way_to_the_spec():
              if path != PACKAGE / "spec.py" and (names := _spec_file_names(path))}
     assert found == {}
     assert _spec_file_names(PACKAGE / "spec.py") == ["openapi.yaml"]  # the check sees a real one
+
+
+def test_an_installed_copy_reads_the_spec_it_carries(tmp_path):
+    """The package laid out as a wheel installs it, a folder of its own in site-packages with
+    openapi.yaml a file inside and no repository around it: JSON-RPC's validator (``update``'s)
+    reads that file."""
+    site = tmp_path / "site-packages"  # copytree follows the link to openapi.yaml, as a wheel does
+    shutil.copytree(PACKAGE, site / "dataset_api", ignore=shutil.ignore_patterns("__pycache__"))
+    code = ("from dataset_api.jsonrpc import methods; print(methods.__file__); "
+            "print(len(list(methods._validator(False).iter_errors({'dimensions': 'a box'}))))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(site)}, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == [str(site / "dataset_api" / "jsonrpc" / "methods.py"), "1"]
