@@ -48,7 +48,8 @@ def worker_class():
 
     class Protocol(HttpToolsProtocol):
         refusal = None
-        lingering = None  # bytes read and dropped since a refusal was sent
+        lingering = None  # bytes read and dropped since a refusal was sent (or deferred)
+        deferred = None  # a refusal waiting for the answer to the request read before it
         head_bytes = 0  # bytes received while a request head is incomplete (None: it is complete)
         header_bytes = 0
 
@@ -83,6 +84,14 @@ def worker_class():
             super().on_message_complete()
             self.head_bytes = 0  # the next request on this connection starts its head
 
+        def on_response_complete(self):
+            super().on_response_complete()
+            if self.deferred is not None and self.cycle.response_complete:  # the last one read
+                msg, self.deferred = self.deferred, None
+                self._unset_keepalive_if_required()
+                if not self.transport.is_closing():
+                    self.refuse(msg)
+
         def on_url(self, url):
             super().on_url(url)
             if len(self.url) > URL_BUFFER_BYTES:
@@ -110,6 +119,20 @@ def worker_class():
             self.scope["query_string"] = query
 
         def send_400_response(self, msg):
+            """Refuse what could not be parsed, after answering the requests read whole before it
+            (HTTP/1.1 answers in order): uvicorn answers at once, so the answer of a request
+            followed by bad bytes was lost, or written after the refusal's end of stream (an
+            unhandled "Cannot call write() after write_eof()")."""
+            cycle = self.cycle
+            if cycle is not None and not cycle.response_complete:
+                if not cycle.more_body:  # read whole: its answer goes first, then the refusal
+                    self.deferred, self.lingering = msg, 0
+                    return None
+                cycle.disconnected = True  # cut off mid-body: the refusal is its answer, and the
+                cycle.message_event.set()  # app sees the client gone (it writes nothing then)
+            return self.refuse(msg)
+
+        def refuse(self, msg):
             exc = self.refusal or ApiError("Malformed HTTP/1.1 request.", status=400)
             body, media = middleware.error_payload(
                 exc, rpc=(self.url or b"").startswith(middleware.RPC_PATH.encode()))

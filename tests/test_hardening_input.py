@@ -11,19 +11,25 @@
 Routes come from openapi.yaml, so a new route is covered as it is added."""
 
 import json
+import socket
+import time
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 import dataset_api.resources  # noqa: F401 - declares every resource
 from dataset_api import store
+from dataset_api.auth import tokens
 from dataset_api.db import db
 from dataset_api.errors import NotFound
 from dataset_api.jsonapi.query import MAX_LIST_ITEMS
 from dataset_api.registry import RESOURCES
 from tests.conftest import MEDIA, token
+from tests.live import PG_URL, SECRET, Server, dedicated_database
 
 SPEC = yaml.safe_load((Path(__file__).resolve().parent.parent / "openapi.yaml").read_text())
 RPC = "/annotations/_rpc"
@@ -285,3 +291,79 @@ def test_nul_in_a_query_key_and_undecodable_query_text_are_400(api):
     the_error(api.get("/entries?filter[id%00]=1"), 400)
     for text in ("%ED%A0%80", "%FF", "%C0%80"):
         the_error(api.get(f"/entries?filter[id]={text}"), 400)
+
+
+# ------------------------------------------------------------------ bytes past a request's end
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """A ``dataset-api serve`` (one worker) and an admin's token for it."""
+    with dedicated_database() if PG_URL else nullcontext("") as database_url:
+        with Server(tmp_path_factory.mktemp("pipelined"), database_url, workers=1) as srv:
+            yield srv, tokens.issue(SECRET, account_id=1, email="admin@example.com", role="admin")
+
+
+def exchange(port, *pieces, pause=0.2):
+    """Send ``pieces`` on one connection (``pause`` between them), read until the server ends the
+    stream, and hold the connection open a moment more (as a slow client does) before closing.
+    Return [(status, body)] of the responses, in order."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for n, piece in enumerate(pieces):
+            if n:
+                time.sleep(pause)
+            sock.sendall(piece)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+        time.sleep(0.5)
+    answers = []
+    while received:
+        head, _, rest = received.partition(b"\r\n\r\n")
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")))
+        answers.append((int(head.split(b" ")[1]), json.loads(rest[:length])))
+        received = rest[length:]
+    return answers
+
+
+def projects_named(srv, bearer, name):
+    resp = httpx.get(f"{srv.url}/projects", params={"filter[name]": name},
+                     headers={"Authorization": f"Bearer {bearer}", "Accept": MEDIA})
+    return len(resp.json()["data"])
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one-segment", "later-segment"])
+@pytest.mark.parametrize("extra", [b"garbage!!\r\n\r\n", b"\x00\x01" * 40000],
+                         ids=["short", "long"])
+def test_bytes_past_the_content_length_are_400_after_the_request_s_answer(live, split, extra):
+    """Issue #20: bytes after a request that are no request were answered 400 at once, while the
+    request itself was still running: its answer was lost (though it wrote) or written after the
+    400's end of stream, an unhandled traceback in the log. HTTP/1.1 answers in order: the request
+    read whole gets its answer, then the bytes after it their 400, and the connection closes."""
+    srv, bearer = live
+    name = f"pipelined-{uuid.uuid4().hex[:8]}"
+    body = json.dumps({"data": {"type": "dataset:projects",
+                                "attributes": {"name": name, "organization_id": 1}}}).encode()
+    request = (f"POST /projects HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {bearer}\r\n"
+               f"Content-Type: {MEDIA}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+    answers = exchange(srv.port, *((request, extra) if split else (request + extra,)))
+    assert [status for status, _ in answers] == [201, 400], answers
+    assert answers[0][1]["data"]["attributes"]["name"] == name
+    assert answers[1][1]["errors"][0]["code"] == "bad_request"
+    assert projects_named(srv, bearer, name) == 1
+    assert "Traceback" not in srv.log()
+
+
+def test_a_body_cut_by_bad_chunk_framing_is_400_and_writes_nothing(live):
+    srv, bearer = live
+    name = f"chunked-{uuid.uuid4().hex[:8]}"
+    body = json.dumps({"data": {"type": "dataset:projects",
+                                "attributes": {"name": name, "organization_id": 1}}}).encode()
+    head = (f"POST /projects HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {bearer}\r\n"
+            f"Content-Type: {MEDIA}\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+    answers = exchange(srv.port, head + b"a\r\n" + body[:10] + b"\r\n",  # a chunk of 10 bytes,
+                       b"not-a-chunk-size\r\n\r\n")  # then none: the body stops mid-way
+    assert [status for status, _ in answers] == [400], answers
+    time.sleep(0.3)
+    assert projects_named(srv, bearer, name) == 0
+    assert "Traceback" not in srv.log()
