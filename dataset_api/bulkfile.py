@@ -141,9 +141,12 @@ class _Window:
 
     def byte(self, at):
         """The byte at ``at``, b"" past the end."""
-        while at >= self.base + len(self.buf) and self._more(at):
-            pass
-        return self.buf[at - self.base:at - self.base + 1]
+        i = at - self.base
+        if i >= len(self.buf):
+            while at >= self.base + len(self.buf) and self._more(at):
+                pass
+            i = at - self.base
+        return self.buf[i:i + 1]
 
     def search(self, pattern, at):
         """(offset, bytes) of ``pattern``'s next match from ``at`` on, or (end of file, b"")."""
@@ -223,9 +226,11 @@ def csv_records(raw, keep=None):
             yield Record(line, window.take(at, end), PROBLEMS[problem])
             at, line = end + window.ending(end), line + 1
             continue
-        yield Record(line, window.take(at, end))
-        line += window.lost + breaks(window.buf[max(at, window.base) - window.base:end - window.base])
-        line, at = line + 1, end + window.ending(end)
+        data = window.take(at, end)
+        yield Record(line, data)
+        if data is None:
+            data = window.buf[max(at, window.base) - window.base:end - window.base]
+        line, at = line + window.lost + breaks(data) + 1, end + window.ending(end)
 
 
 class Chunk:
