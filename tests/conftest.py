@@ -38,9 +38,8 @@ JSONAPI = _jsonapi_validator()
 
 
 def make_config(tmp_path, **overrides):
-    overrides.setdefault("cursor_key", CURSOR_KEY)
-    return Config(data_dir=str(tmp_path), database_url=PG_URL, jwt_secret=SECRET,
-                  validate_responses=True, **overrides)
+    overrides = {"cursor_key": CURSOR_KEY, "validate_responses": True, **overrides}
+    return Config(data_dir=str(tmp_path), database_url=PG_URL, jwt_secret=SECRET, **overrides)
 
 
 def reset_database(config):

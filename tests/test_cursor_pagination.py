@@ -373,3 +373,25 @@ def test_projects_sort_nulls_on_every_database(api):
     assert names == ["d", "b", "a", "c"]
     names = [o["attributes"]["name"] for o in get(api, "/projects", [("sort", "-description,-id")])["data"]]
     assert names[2:] == ["b", "d"] and set(names[:2]) == {"a", "c"}
+
+
+def test_without_a_configured_key_each_data_folder_seals_its_own(tmp_path):
+    """Unset, the key is made in the data folder (as the token secret is, mode 0600) and kept, and
+    a cursor one such instance made is refused by another: a deployment of several instances sets
+    DATASET_API_CURSOR_KEY on all (docs/deploying.md)."""
+    from dataset_api.config import Config
+    from tests.conftest import Api, app_client, token
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    with app_client(one, cursor_key="") as client:
+        api = Api(client, token())
+        for name in "abc":
+            factories.project(api, name)
+        doc = get(api, "/projects", [(CURSOR, ""), ("page[size]", "1")])
+        following = list(query_of(doc["links"]["next"]).items())
+        assert get(api, "/projects", following)["data"]
+    key = one / tokens.CURSOR_KEY_FILE
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert tokens.cursor_key(Config(data_dir=str(one))) == key.read_bytes().strip()  # kept
+    with app_client(two, cursor_key="") as client:
+        refused(Api(client, token()), "/projects", following)

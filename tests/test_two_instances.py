@@ -51,6 +51,7 @@ ANNOTATOR_IDS = range(3001, 3017)  # 16 annotators, split across the instances
 REVIEWER_IDS = range(3101, 3105)
 OWNER_IDS = range(3201, 3217)  # the If-Match writers: project owners
 ENTRIES = 200
+CURSOR_KEY = "two-instances-" + "k" * 32  # the deployment's key of page[cursor], on both
 DEADLINE = 40  # seconds for one race, so a hung server fails the test instead of the run
 MIX_SECONDS = 8  # how long the mixed workflow runs
 START_SECONDS = 120  # to come up: two serves of two workers each build their apps at once
@@ -80,7 +81,7 @@ def database_url():
 def instances(tmp_path_factory, database_url):
     """Two ``serve``s of 2 workers each, their own data folders, the same database and secret,
     started together on an empty database: both migrate at once."""
-    env = {"DATASET_API_PG_POOL_SIZE": str(POOL_SIZE)}
+    env = {"DATASET_API_PG_POOL_SIZE": str(POOL_SIZE), "DATASET_API_CURSOR_KEY": CURSOR_KEY}
     servers = [Server(tmp_path_factory.mktemp(f"instance{n}"), database_url, WORKERS, env) for n in (0, 1)]
     try:
         with ThreadPoolExecutor(len(servers)) as pool:
@@ -223,6 +224,26 @@ def test_a_token_works_on_both_instances_only_with_the_shared_secret(instances, 
             assert resp.status_code == expected, (
                 f"instance {n}: {'shared' if bearer == shared else 'own'} secret -> "
                 f"{resp.status_code} {resp.text[:300]}\n{server.log_tail()}")
+
+
+def test_a_cursor_made_by_one_instance_is_followed_by_the_other(instances, admins, project):
+    """With the deployment's cursor key on both, a walk by cursor can go from instance to instance
+    page by page (a load balancer sends each request anywhere) and meets every entry once."""
+    dataset = factories.dataset(admins[0], project, "Cursors across instances")
+    made = [factories.entry(admins[n % 2], dataset, f"walk-{n:02d}.png")["id"] for n in range(7)]
+    same_caller = split(instances, (ADMIN_IDS[0], ADMIN_IDS[0]), role="admin")  # one per instance
+    try:
+        path = f"/entries?filter[dataset_id]={dataset['id']}&sort=resource&page[cursor]=&page[size]=2"
+        met, hop = [], 0
+        while path:
+            resp = same_caller[hop % 2].request("GET", path)
+            assert resp.status_code == 200, f"instance {hop % 2}: {resp.text[:300]}"
+            met += [obj["id"] for obj in resp.json()["data"]]
+            path, hop = resp.json()["links"]["next"], hop + 1
+        assert met == made and hop == 4
+    finally:
+        for client in same_caller:
+            client.close()
 
 
 def test_next_hands_out_every_entry_exactly_once_across_instances(instances, admins, project, annotators):
