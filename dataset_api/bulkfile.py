@@ -90,8 +90,8 @@ BOM = b"\xef\xbb\xbf"
 _UNQUOTED = re.compile(rb',"|[\r\n]')  # outside quotes: a quoted field opens, or the record ends
 _QUOTED = re.compile(rb'[^"]*+(?:""[^"]*+)*+')  # inside quotes: up to a quote that is not doubled
 _BREAK = re.compile(rb"[\r\n]")
-PROBLEMS = {"unclosed": "A quote opened in the record never closes.",
-            "after_quote": "A closing quote is followed by something other than a comma or a line break."}
+PROBLEMS = {"unclosed": "a quote opened in it never closes.",
+            "after_quote": "a closing quote is followed by something other than a comma or a line break."}
 
 
 class Record(NamedTuple):

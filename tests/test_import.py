@@ -510,6 +510,15 @@ def test_a_large_csv_file_with_faults_accounts_for_every_record(api, dataset):
     assert counters(api, dataset)["entries_total_count"] == 9998
 
 
+def test_a_csv_field_may_be_as_long_as_a_record(api, dataset):
+    """The csv module stops at fields over 128 KiB by default; a record is allowed 1 MiB."""
+    notes = [{"dimensions": {}, "annotation": {"text": "n" * 300_000}}]
+    cell = json.dumps(notes).replace('"', '""')
+    resp = upload(api, dataset, f'resource,annotations\nlong.jpg,"{cell}"\n', "text/csv")
+    assert resp.json()["meta"]["created"] == 1, resp.text
+    assert notes_of(api, listed(api, dataset)["long.jpg"]["id"])[0]["annotation"] == notes[0]["annotation"]
+
+
 def test_past_a_thousand_bad_lines_the_first_are_listed_and_all_counted(api, dataset):
     body = b"resource,priority\n" + b"".join(b"w%d,1,x\nr%d,1\n" % (i, i) for i in range(1500))
     resp = upload(api, dataset, body, "text/csv", partial="true")

@@ -179,7 +179,7 @@ def check_csv(raw):
         try:
             fields = _fields(record)
             if len(fields) != len(columns):
-                raise lines.BadLine(f"The record has {len(fields)} fields, the header {len(columns)}.")
+                raise lines.BadLine(f"The record has {len(fields)} field(s), the header {len(columns)}.")
             yield record.line, lines.from_csv(dict(zip(columns, fields, strict=True)))
         except lines.BadLine as exc:
             yield record.line, exc
