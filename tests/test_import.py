@@ -229,16 +229,20 @@ def test_csv_errors_name_the_line_a_record_starts_on(api, dataset):
 
 
 def test_csv_header_problems(api, dataset):
-    """The header's fault at line 1, then every record, none of which can be read without it."""
-    assert line_errors(upload(api, dataset, "resource,colour\na,red\n\nb,blue\n", "text/csv")) == [
-        (1, "/colour", "invalid"), (2, "", "invalid"), (4, "", "invalid")
-    ]
-    assert line_errors(upload(api, dataset, "priority\n1\n", "text/csv")) == [
-        (1, "/resource", "required"), (2, "", "invalid")
-    ]
+    """Behind a bad header every record is a bad line saying what is wrong with the header (none can
+    be read without it); the header is no record, so the counts add up to the records."""
+    resp = upload(api, dataset, "resource,colour\na,red\n\nb,blue\n", "text/csv")
+    assert line_errors(resp) == [(2, "/colour", "invalid"), (4, "/colour", "invalid")]
+    assert all("header (line 1) is bad" in e["detail"] and "colour" in e["detail"]
+               for e in resp.json()["errors"])
+    assert line_errors(upload(api, dataset, "priority\n1\n", "text/csv")) == [(2, "/resource", "required")]
     resp = upload(api, dataset, '"resource\n1\n', "text/csv")  # a quote that never closes
-    assert line_errors(resp) == [(1, "", "parse_error"), (2, "", "invalid")]
-    assert "header (line 1)" in resp.json()["errors"][1]["detail"]
+    assert line_errors(resp) == [(2, "", "parse_error")]
+    assert "header (line 1)" in resp.json()["errors"][0]["detail"]
+    partial = upload(api, dataset, "resource,colour\na,red\nb,blue\n", "text/csv", partial="true")
+    assert partial.json()["meta"]["created"] == 0 and partial.json()["meta"]["error_count"] == 2
+    # a bad header and nothing after it: the header's own line
+    assert line_errors(upload(api, dataset, "resource,colour\n", "text/csv")) == [(1, "/colour", "invalid")]
 
 
 def test_an_overlong_line_is_bad_and_the_rest_still_read(api, dataset):

@@ -15,6 +15,7 @@ Three passes, none holding the file in memory:
 import csv
 import io
 import json
+import itertools
 import os
 import sqlite3
 import tempfile
@@ -163,7 +164,9 @@ def check_csv(raw):
     """(line number, Line or BadLine) of each record of a CSV upload (RFC 4180, a header row), each
     numbered by the line it starts on. A record that is not CSV, not UTF-8, longer than
     MAX_LINE_BYTES or of another width than the header is bad, and reading goes on at the next
-    (``bulkfile.csv_records``); behind a bad header every record is bad, as none can be read."""
+    (``bulkfile.csv_records``). Behind a bad header every record is bad, as none can be read, each
+    saying why; the header is no record, so the counts still add up to the records (a file of a
+    bad header alone is that header's one bad line)."""
     records = bulkfile.csv_records(raw, lines.MAX_LINE_BYTES)
     header = next(records, None)
     if header is None:
@@ -171,9 +174,13 @@ def check_csv(raw):
     try:
         columns = lines.csv_header(_fields(header))
     except lines.BadLine as exc:
-        yield header.line, exc
-        unread = lines.BadLine(f"The record cannot be read: the header (line {header.line}) is bad.")
-        yield from ((record.line, unread) for record in records)
+        unread = lines.BadLine(f"The record cannot be read: the header (line {header.line}) is bad: "
+                               f"{exc.detail}", exc.pointer, exc.code)
+        first = next(records, None)
+        if first is None:
+            yield header.line, exc
+        else:
+            yield from ((record.line, unread) for record in itertools.chain([first], records))
         return
     for record in records:
         try:
