@@ -54,6 +54,34 @@ def alive(pid):
         return False
 
 
+def say(line):
+    """Write ``line`` where the person running the tests sees it; tests/conftest.py replaces this
+    with pytest's terminal reporter, since pytest captures the test's own stdout and stderr."""
+    sys.__stderr__.write(line + "\n")
+    sys.__stderr__.flush()
+
+
+@contextmanager
+def step(what, after=2.0):
+    """Say what a long step is doing once it has run ``after`` seconds, then how long it took, so a
+    quiet minute is not taken for a hang."""
+    started, done = time.monotonic(), threading.Event()
+
+    def announce():
+        if not done.wait(after):
+            say(f"[tests] {what} ...")
+            done.wait()
+            say(f"[tests] {what}: {time.monotonic() - started:.0f} s")
+
+    watcher = threading.Thread(target=announce, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+
+
 def wait_until(predicate, timeout, interval=0.1):
     """Poll ``predicate`` until it is true or ``timeout`` seconds pass; return its last value."""
     deadline = time.monotonic() + timeout
@@ -105,6 +133,10 @@ class Server:
 
     def start(self, attempts=3, timeout=60, port=None):
         """Start serving and wait for /healthz; on ``port`` if given (no retry on another one)."""
+        with step(f"starting a live dataset-api serve ({self.n_workers} workers) in {self.data_dir}"):
+            self._start(attempts, timeout, port)
+
+    def _start(self, attempts, timeout, port):
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATASET_API_DATABASE_URL")}
         env.update(DATASET_API_DATA_DIR=str(self.data_dir), DATASET_API_JWT_SECRET=SECRET)
         if self.database_url:

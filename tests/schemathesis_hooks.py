@@ -12,8 +12,12 @@ parameters and timestamp lists are ``style: form, explode: false`` arrays, which
 """
 
 import csv
+import ctypes
+import ctypes.util
 import io
 import json
+import threading
+import time
 
 import schemathesis
 
@@ -62,3 +66,22 @@ def read_ndjson(ctx, response):
 @schemathesis.deserializer("text/csv")
 def read_csv(ctx, response):
     return response.content.decode("utf-8")  # the export's CSV: a string, as its schema says
+
+
+# --- memory ----------------------------------------------------------------------------------------
+# For each query it makes invalid, Schemathesis (4.32) canonicalizes the mutated schema with
+# jsonschema_rs, whose memory grows with the cube of the query's parameter count: 1.7 GB for the 130
+# of GET /entries/next, all of it freed a few seconds later. glibc keeps freed pages, so every such
+# peak raised st's resident size, to 12.9 GB over a 7-minute run (docs/design-choices.md, "st's
+# resident memory"). Handing the free pages back every second keeps st at its largest single peak.
+
+def _return_free_memory(malloc_trim, interval):
+    while True:
+        time.sleep(interval)
+        malloc_trim(0)
+
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c"))
+if hasattr(_libc, "malloc_trim"):  # glibc only; other allocators give pages back themselves
+    threading.Thread(target=_return_free_memory, args=(_libc.malloc_trim, 1.0), daemon=True,
+                     name="malloc_trim").start()
