@@ -178,3 +178,65 @@ def tree(api):
     from tests import factories  # factories builds on this module's Api
 
     return factories.tree(api)
+
+
+# --- suites: the slow ones stay out of the default run, and say how to run them ------------------
+
+SLOW = "(slow suite)"  # how a marker's description in pyproject.toml marks a suite left out by default
+LEFT_OUT = pytest.StashKey[dict]()
+
+
+def slow_suites(config):
+    """{marker: description} of the markers pyproject.toml describes as "(slow suite) ..."."""
+    suites = {}
+    for line in config.getini("markers"):
+        name, _, description = line.partition(":")
+        if description.strip().startswith(SLOW):
+            suites[name.split("(")[0].strip()] = description.strip()[len(SLOW):].strip()
+    return suites
+
+
+def pytest_configure(config):
+    from tests import live
+
+    def say(line):
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        if terminal is None or capture is None:
+            return
+        with capture.global_and_fixture_disabled():
+            terminal.write_line(line)
+
+    live.say = say
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without ``-m``, leave out the slow suites' tests, unless their file is named on the command line."""
+    if config.option.markexpr:
+        return
+    suites = slow_suites(config)
+    named = {(config.invocation_params.dir / arg.split("::")[0]).resolve() for arg in config.args}
+    kept, left = [], {}
+    for item in items:
+        suite = next((mark.name for mark in item.iter_markers() if mark.name in suites), None)
+        if suite and item.path not in named:
+            left.setdefault(suite, []).append(item)
+        else:
+            kept.append(item)
+    if left:
+        config.hook.pytest_deselected(items=[item for group in left.values() for item in group])
+        items[:] = kept
+    config.stash[LEFT_OUT] = {suite: len(group) for suite, group in left.items()}
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Name each suite the run left out, with the command that runs it (README, "The two commands")."""
+    left = config.stash.get(LEFT_OUT, {})
+    if not left:
+        return
+    suites = slow_suites(config)
+    terminalreporter.section("slow suites left out of this run (README: The two commands)")
+    for suite, count in left.items():
+        command = f"python -m pytest -m {suite}  (or tox -e {suite})"
+        terminalreporter.write_line(f"{suite} ({count} tests): {command}")
+        terminalreporter.write_line(f"    {suites[suite]}")
