@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from dataset_api.auth import tokens
-from tests.live import PG_URL, SECRET, Server, dedicated_database
+from tests.live import PG_URL, SECRET, Server, dedicated_database, step
 
 ROOT = Path(__file__).resolve().parent.parent
 E2E = ROOT / "clients" / "python" / "e2e.py"
@@ -49,8 +49,10 @@ def test_generated_python_client_drives_the_first_session(tmp_path):
             env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
             env.update(DATASET_API_URL=server.url, DATASET_API_TOKEN=token)
             try:
-                proc = subprocess.run([str(python), str(E2E), "--out", str(tmp_path / "client")], env=env,
-                                      cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT)
+                with step("openapi-python-client: generating the client, then its first session"):
+                    proc = subprocess.run([str(python), str(E2E), "--out", str(tmp_path / "client")],
+                                          env=env, cwd=tmp_path, capture_output=True, text=True,
+                                          timeout=TIMEOUT)
             except subprocess.TimeoutExpired as exc:
                 pytest.fail(f"e2e.py did not finish in {TIMEOUT} s:\n{exc.stdout}\n{exc.stderr}")
         finally:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dataset_api.auth import tokens
-from tests.live import SECRET, Server
+from tests.live import SECRET, Server, step
 
 CLIENTS_DIR = Path(__file__).resolve().parent.parent / "clients" / "typescript"
 NPM_CI_TIMEOUT = 600
@@ -24,8 +24,9 @@ E2E_TIMEOUT = 600
 
 def _npm(args, env, timeout):
     try:
-        return subprocess.run(["npm", *args], cwd=CLIENTS_DIR, env=env, timeout=timeout,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        with step(f"npm {' '.join(args)} in {CLIENTS_DIR.relative_to(CLIENTS_DIR.parents[1])}"):
+            return subprocess.run(["npm", *args], cwd=CLIENTS_DIR, env=env, timeout=timeout,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         pytest.fail(f"npm {' '.join(args)} did not finish in {timeout} s:\n{out}")

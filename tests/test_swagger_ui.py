@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dataset_api.auth import tokens
-from tests.live import SECRET, Server
+from tests.live import SECRET, Server, step
 
 pytestmark = pytest.mark.browser
 
@@ -30,8 +30,9 @@ def _require(tools):
 def _npm_ci():
     if (CHECKS / "node_modules" / "playwright-core").is_dir():
         return
-    done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=CHECKS, capture_output=True,
-                          text=True, timeout=600)
+    with step("npm ci in clients/checks (playwright-core)"):
+        done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=CHECKS, capture_output=True,
+                              text=True, timeout=600)
     if done.returncode:
         pytest.fail(f"npm ci failed in {CHECKS}:\n{done.stdout}\n{done.stderr}", pytrace=False)
 
@@ -46,8 +47,9 @@ def test_swagger_ui_renders_authorizes_and_creates_a_project(tmp_path):
         token = tokens.issue(SECRET, account_id=1, email="admin@example.com", role="admin")
         env = dict(os.environ, DATASET_API_URL=server.url, DATASET_API_TOKEN=token,
                    SCREENSHOT=os.environ.get("SCREENSHOT", str(tmp_path / "swagger-ui.png")))
-        done = subprocess.run(["node", "swagger-ui.mjs"], cwd=CHECKS, env=env, capture_output=True,
-                              text=True, timeout=300)
+        with step(f"Swagger UI in headless Chromium ({CHROMIUM})"):
+            done = subprocess.run(["node", "swagger-ui.mjs"], cwd=CHECKS, env=env, capture_output=True,
+                                  text=True, timeout=300)
     finally:
         server.stop()
     if done.returncode:
