@@ -12,11 +12,9 @@ import zlib
 from pathlib import Path
 
 import httpx
-import rich.progress as bars
-from rich.console import Console
-from rich.text import Text
 
 from dataset_api import bulkfile
+from dataset_api.display import Upload, import_display, progress
 
 REFUSED, USAGE, INTERRUPTED = 1, 2, 130  # exit statuses; a failed request exits with 1 too
 MEDIA = "application/vnd.api+json"
@@ -110,24 +108,6 @@ def failure(resp, action):
     return Failure(f"{action} failed: {resp.status_code} {resp.reason_phrase}: {detail}{hint}")
 
 
-class RateColumn(bars.ProgressColumn):
-    """Rows per second (rich's TransferSpeedColumn speaks bytes)."""
-
-    def render(self, task):
-        return Text(f"{task.speed or 0:,.0f} rows/s", style="progress.data.speed")
-
-
-def progress(show, unit="rows"):
-    """A progress display on stderr, in rows (or bytes). Shown when stderr is a terminal; ``show``
-    True (``--progress``) draws it anyway, as on a terminal (logs, tests); False never does."""
-    console = Console(stderr=True, force_terminal=show or None)
-    counts = ([bars.MofNCompleteColumn(), RateColumn()] if unit == "rows"
-              else [bars.DownloadColumn(), bars.TransferSpeedColumn()])
-    return bars.Progress(bars.TextColumn("{task.description}"), bars.BarColumn(), *counts,
-                         bars.TimeRemainingColumn(), console=console,
-                         disable=show is False or not console.is_terminal)
-
-
 # --- import -----------------------------------------------------------------------------------------
 
 class Tally:
@@ -195,35 +175,37 @@ def too_compressible(resp):
     return any(e.get("code") == "compression_ratio" for e in errors)
 
 
-def import_whole(http, args, fmt):
+def import_whole(http, args, fmt, bar):
     """Import the file in one request, its body streamed from the file gzip-compressed as the
-    upload goes (uncompressed, with its length, if the server finds it too compressible)."""
+    upload goes (uncompressed, with its length, if the server finds it too compressible): a block
+    of the file and its compressed bytes in memory at a time, whatever the file's size."""
     total = bulkfile.count_rows(args.file, fmt)
     params = {"on_conflict": args.on_conflict, "partial": str(args.partial).lower()}
+    upload = Upload(bar, total)
+
+    def request(compress=True):
+        upload.start()
+        body = bulkfile.blocks(args.file, bulkfile.counter(fmt), upload.advance)
+        # a plain body's length lets the server refuse one too big (413) before it is uploaded
+        headers = {"Content-Type": IMPORT_TYPES[fmt], **({"Content-Encoding": "gzip"} if compress
+                   else {"Content-Length": str(os.path.getsize(args.file))})}
+        resp = http.post(dataset_path(args.dataset, "import"), params=params, headers=headers,
+                         content=then(gzipped(body) if compress else body, upload.sent))
+        upload.answered(resp)
+        return resp
+
+    # sent twice, on_conflict=error would refuse the lines the lost request had written
+    resp = send(request, retry_lost=args.on_conflict != "error")
+    if too_compressible(resp):  # refused before anything was written
+        resp = send(lambda: request(compress=False), retry_lost=args.on_conflict != "error")
     tally = Tally()
-    with progress(args.progress) as bar:
-        task = bar.add_task("import", total=total)
-
-        def request(compress=True):
-            bar.reset(task, total=total, description="import")
-            body = then(bulkfile.blocks(args.file, bulkfile.counter(fmt), lambda n: bar.advance(task, n)),
-                        lambda: bar.update(task, description="import: server writing"))
-            # a plain body's length lets the server refuse one too big (413) before it is uploaded
-            headers = {"Content-Type": IMPORT_TYPES[fmt], **({"Content-Encoding": "gzip"} if compress
-                       else {"Content-Length": str(os.path.getsize(args.file))})}
-            return http.post(dataset_path(args.dataset, "import"), params=params, headers=headers,
-                             content=gzipped(body) if compress else body)
-
-        # sent twice, on_conflict=error would refuse the lines the lost request had written
-        resp = send(request, retry_lost=args.on_conflict != "error")
-        if too_compressible(resp):  # refused before anything was written
-            resp = send(lambda: request(compress=False), retry_lost=args.on_conflict != "error")
-        tally.add(resp, int, total)  # the body is the file: its line numbers are the file's
+    tally.add(resp, int, total)  # the body is the file: its line numbers are the file's
     return tally
 
 
-def import_chunks(http, args, fmt):
-    """Import the file ``--chunk-size`` records per request, each request all-or-nothing.
+def import_chunks(http, args, fmt, bar):
+    """Import the file ``--chunk-size`` records per request, each request all-or-nothing, read from
+    the file a chunk at a time.
 
     Lines already there are skipped (``on_conflict=error`` is sent as ``skip``; ``update`` is
     kept), so a chunk retried after a lost connection, or an import run again after it was
@@ -232,23 +214,33 @@ def import_chunks(http, args, fmt):
               "partial": str(args.partial).lower()}
     plain = {"Content-Type": IMPORT_TYPES[fmt]}
     total = bulkfile.count_records(args.file, fmt)
-    tally = Tally()
-    with progress(args.progress) as bar:
-        task = bar.add_task("import", total=total)
-        for chunk in bulkfile.chunks(args.file, fmt, args.chunk_size):
-            body = chunk.body()
-            packed = b"".join(gzipped([body]))
+    count = -(-total // args.chunk_size)
+    tally, confirmed, started = Tally(), 0, time.monotonic()
+    task = bar.add_task(f"chunk {min(1, count)}/{count:,}", total=total)
+    for number, chunk in enumerate(bulkfile.chunks(args.file, fmt, args.chunk_size), 1):
+        bar.update(task, description=f"chunk {number:,}/{count:,}")
+        body = chunk.body()
+        packed = b"".join(gzipped([body]))
 
-            def request(body=body, packed=packed, compress=True):
-                headers = {**plain, "Content-Encoding": "gzip"} if compress else plain
-                return http.post(dataset_path(args.dataset, "import"), params=params,
-                                 headers=headers, content=packed if compress else body)
+        def request(body=body, packed=packed, compress=True):
+            data = packed if compress else body
+            headers = {**plain, "Content-Length": str(len(data)),
+                       **({"Content-Encoding": "gzip"} if compress else {})}
+            # handed over as an iterator, which lets go of the bytes once sent: httpx keeps a
+            # response and its request in a reference cycle, which only the garbage collector
+            # frees, so a bytes body would stay until it runs, a chunk's worth per request
+            return http.post(dataset_path(args.dataset, "import"), params=params,
+                             headers=headers, content=iter((data,)))
 
-            resp = send(request, retry_lost=True)
-            if too_compressible(resp):
-                resp = send(lambda request=request: request(compress=False), retry_lost=True)
-            tally.add(resp, chunk.file_line, len(chunk.records))
-            bar.advance(task, len(chunk.records))
+        began = time.monotonic()
+        resp = send(request, retry_lost=True)
+        if too_compressible(resp):
+            resp = send(lambda request=request: request(compress=False), retry_lost=True)
+        tally.add(resp, chunk.file_line, len(chunk.records))
+        # the rate is what the server confirmed: this chunk's lines over its requests' time
+        now, confirmed = time.monotonic(), confirmed + len(chunk.records)
+        bar.update(task, completed=confirmed, rate=len(chunk.records) / max(now - began, 1e-6),
+                   left=(total - confirmed) * (now - started) / confirmed)
     return tally
 
 
@@ -258,9 +250,10 @@ def run_import(args):
     fmt = args.format or GUESSED.get(Path(args.file).suffix.lower())
     if fmt is None:
         raise Failure(f"cannot tell the format of {args.file} from its extension: give --format", USAGE)
-    with connect(args) as http:
+    with connect(args) as http, import_display(args.progress) as bar:
         run = import_chunks if args.chunk_size else import_whole
-        return run(http, args, fmt).report(args.file)
+        tally = run(http, args, fmt, bar)
+    return tally.report(args.file)
 
 
 # --- export -----------------------------------------------------------------------------------------

@@ -2,21 +2,29 @@
 live ``dataset-api serve`` (tests/live.py), with DATASET_API_URL and DATASET_API_TOKEN. What is
 asserted is what the user sees: the exit status, the summary and refused lines, the progress
 display (``--progress`` draws it on a pipe), the files written, and the entries the server lists.
+The import's display states and its streamed body are watched from inside the client, run in this
+process against the same server through a transport that notes what it is handed.
 
 SQLite by default; PostgreSQL when DATASET_API_TEST_DATABASE_URL is set, in a database of its own.
 """
 
 import csv
+import gzip
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 from contextlib import nullcontext
 
 import httpx
 import pytest
+from rich.console import Console
 
+from dataset_api import bulkfile, client, display
 from dataset_api.auth import tokens
+from dataset_api.cli import parser
 from tests import factories
 from tests.live import PG_URL, SECRET, Client, Server, dedicated_database
 
@@ -110,7 +118,9 @@ def test_an_ndjson_import_exports_as_lines_that_import_again(server, admin, proj
     done = cli(server, "import", source, "--dataset", dataset["id"], "--progress")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "created 5, updated 0, skipped 0, refused 0"
-    assert "5/5" in done.stderr and "rows/s" in done.stderr  # the progress display, drawn
+    # the display, drawn: the lines sent, then the server's wait, with a time and no rate
+    assert "5/5 lines" in done.stderr and "writing 5 lines: 200 OK" in done.stderr
+    assert "/s" not in done.stderr
     entries = listed(admin, dataset)
     assert {r: (a["priority"], a["job_id"]) for r, a in entries.items()} == {
         f"s3://bulk/{i}.jpg": (i, f"job-{i % 2}") for i in range(5)}
@@ -179,7 +189,7 @@ def test_a_chunked_import_resumed_writes_no_duplicate(server, admin, dataset, tm
     done = cli(server, "import", source, "--dataset", dataset["id"], "--chunk-size", "3", "--progress")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "created 6, updated 0, skipped 4, refused 0"
-    assert "10/10" in done.stderr
+    assert "10/10 lines" in done.stderr and "chunk 4/4" in done.stderr and "lines/s" in done.stderr
     assert sorted(listed(admin, dataset)) == sorted(f"s3://bulk/{i}.jpg" for i in range(10))
     assert labels(admin, dataset) == sorted(f"l{i}" for i in range(10))
 
@@ -257,3 +267,114 @@ def test_a_missing_token_is_a_usage_error(tmp_path):
                           timeout=TIMEOUT)
     assert done.returncode == 2 and "DATASET_API_TOKEN" in done.stderr
     assert not (tmp_path / "x").exists() and not (tmp_path / "x.part").exists()
+
+
+# --- the import's display and its upload, seen from inside the client --------------------------------
+
+def screen(bar):
+    """The display as the terminal shows it now: its text, drawn once."""
+    out = Console(record=True, force_terminal=True, width=150, file=io.StringIO())
+    out.print(bar.get_renderable())
+    return out.export_text()
+
+
+class Watching(httpx.HTTPTransport):
+    """The real transport, which also notes what the client hands it: the size of each piece of a
+    body, and the display as each request begins, as its first piece goes and once its last went."""
+
+    def __init__(self, bar):
+        super().__init__()
+        self.bar, self.pieces, self.shown, self.bodies = bar, [], [], []
+
+    def handle_request(self, request):
+        self.shown.append(("request", screen(self.bar)))
+        self.bodies.append((request.stream, request.headers.get("Content-Length")))
+        body, watch = request.stream, self
+
+        class Seen(httpx.SyncByteStream):
+            def __iter__(self):
+                for i, piece in enumerate(body):
+                    if i == 0:
+                        watch.shown.append(("first", screen(watch.bar)))
+                    watch.pieces.append(piece)
+                    yield piece
+                watch.shown.append(("sent", screen(watch.bar)))
+
+        request.stream = Seen()
+        return super().handle_request(request)
+
+
+def importing(server, dataset, path, *options):
+    """Run the client's import of ``path`` in this process, through a Watching transport to the
+    live server; return (tally, display, transport)."""
+    args = parser().parse_args(["import", str(path), "--dataset", dataset["id"], "--progress", *options])
+    out = Console(record=True, force_terminal=True, width=150, file=io.StringIO())
+    bar = display.import_display(True, out)
+    watch = Watching(bar)
+    token = tokens.issue(SECRET, account_id=ADMIN_ID, email=f"u{ADMIN_ID}@example.com", role="admin")
+    with httpx.Client(base_url=server.url, transport=watch, timeout=client.TIMEOUT,
+                      headers={"Authorization": f"Bearer {token}"}) as http, bar:
+        run = client.import_chunks if args.chunk_size else client.import_whole
+        tally = run(http, args, "ndjson", bar)
+    return tally, bar, watch
+
+
+ELAPSED = re.compile(r"\d+:\d\d:\d\d")
+
+
+def test_one_request_shows_the_lines_sent_then_the_server_writing_without_a_rate(server, admin, dataset,
+                                                                                 tmp_path):
+    source = write(tmp_path / "in.jsonl", lines(3000))  # several blocks of the file
+    assert source.stat().st_size > 2 * bulkfile.BLOCK
+    tally, bar, watch = importing(server, dataset, source)
+    assert tally.counts == {"created": 3000, "updated": 0, "skipped": 0}
+    shown = dict(watch.shown)
+    # as the first piece goes, only the file's first block is read: the body streams from it
+    first = re.search(r"sending .* ([\d,]+)/3,000 lines", shown["first"])
+    assert first and int(first[1].replace(",", "")) < 3000, shown["first"]
+    # once the last went, the server is writing: the lines, a clock, no rate
+    assert "sent" in shown["sent"] and "3,000/3,000 lines" in shown["sent"]
+    writing = next(row for row in shown["sent"].splitlines() if "writing 3,000 lines" in row)
+    assert ELAPSED.search(writing) and "/s" not in shown["sent"]
+    # the answer stops the clock
+    done = screen(bar)
+    assert "✓ writing 3,000 lines: 200 OK" in done and "/s" not in done
+    assert "writing 3,000 lines" in bar.console.export_text()  # drawn on the console too
+
+    # streamed: pieces of at most a block, gzip, that add up to the file
+    assert len(watch.pieces) > 1 and max(map(len, watch.pieces)) <= bulkfile.BLOCK
+    assert gzip.decompress(b"".join(watch.pieces)) == source.read_bytes()
+    resp = admin.request("GET", f"/entries?filter[dataset_id]={dataset['id']}&page[size]=1&count=true")
+    assert resp.json()["meta"]["count"] == 3000
+
+
+def test_a_chunked_import_shows_the_rate_the_server_confirmed(server, dataset, tmp_path):
+    source = write(tmp_path / "in.jsonl", lines(6))
+    tally, bar, watch = importing(server, dataset, source, "--chunk-size", "2")
+    assert tally.counts == {"created": 6, "updated": 0, "skipped": 0}
+    before = [text for when, text in watch.shown if when == "request"]
+    assert len(before) == 3
+    assert "chunk 1/3" in before[0] and "0/6 lines" in before[0] and "/s" not in before[0]  # no answer yet
+    for number, text in enumerate(before[1:], 2):  # each answer moved the lines and the rate
+        assert f"chunk {number}/3" in text and f"{2 * (number - 1)}/6 lines" in text, text
+        assert re.search(r"[\d,]+ lines/s, \d+:\d\d:\d\d left", text), text
+    done = screen(bar)
+    assert "6/6 lines" in done and "lines/s, 0:00:00 left" in done
+    # each chunk goes with its length, as an iterator that lets go of it once sent (httpx would
+    # hold a bytes body in its response's reference cycle until the garbage collector runs)
+    assert all(not isinstance(stream, httpx.ByteStream) and int(length) > 0
+               for stream, length in watch.bodies)
+    sent = b"".join(gzip.decompress(bytes(piece)) for piece in watch.pieces)
+    assert sent == source.read_bytes()
+
+
+def test_an_attempt_again_starts_the_display_over():
+    bar = display.import_display(True, Console(force_terminal=True, width=150, file=io.StringIO()))
+    upload = display.Upload(bar, 7)
+    upload.start()
+    upload.advance(7)
+    upload.sent()
+    assert "writing 7 lines" in screen(bar)
+    upload.start()  # a 503, a lost connection or a body to send plain: the file is read again
+    again = screen(bar)
+    assert "sending" in again and "0/7 lines" in again and "writing" not in again
