@@ -14,8 +14,8 @@ Three passes, none holding the file in memory:
 
 import csv
 import io
-import json
 import itertools
+import json
 import os
 import sqlite3
 import tempfile
