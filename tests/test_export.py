@@ -5,6 +5,7 @@ a client that goes away, a failure half-way, one snapshot)."""
 import csv
 import io
 import json
+import re
 import threading
 import time
 
@@ -208,6 +209,82 @@ def test_an_export_imports_again_into_a_fresh_dataset(api, fmt, media):
     assert again[1]["job_id"] == "job, \"quoted\"\nline"
 
 
+# stored JSON the export copies through as the database holds it (SQLite: the text json() wrote;
+# PostgreSQL: jsonb, decoded by the driver and encoded once): escapes, non-ASCII, deep nesting,
+# integers past 64 bits, floats that print with an exponent, empty containers
+TRICKY = {
+    "dimensions": {"x": 1e-7, "y": 12345678901234567890123, "w": 0.1, "h": 2.5, "image_width": 640,
+                   "image_height": 480, "e": {}, "a": [], "neg": -1.5e-300, "big": 1.7976931348623157e308,
+                   "n": None, "t": True, "f": False, "s": "a, b: c [1, 2] {}", "u": "é✓"},
+    "annotation": {"label": "пти́ца \"🐦\"",
+                   "text": "tab\t nl\n cr\r quote\" back\\ slash/ \u2028 \x01 \x7f é",
+                   "deep": [[[{"k": [None, {"": ""}]}]]], "ключ, : {}": "a, b: c"},
+    "metadata": {},
+}
+
+
+def _same(a, b):
+    """Equal, and of the same JSON types all the way down (1 == 1.0 and True == 1 in Python)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "coco"])
+def test_stored_json_is_exported_exactly_as_stored(api, fmt):
+    from dataset_api.models import Annotation
+
+    project = f.project(api)
+    photos = f.dataset(api, project, labels=["bird", TRICKY["annotation"]["label"]])
+    made = f.entry(api, photos, 's3://b/ü "q" \\ \t.png', job_id="job\n\u2028é")
+    f.annotation(api, made, **TRICKY)  # written by the API (JSONField)
+    line = {"resource": "imported.png", "annotations": [TRICKY, {**TRICKY, "metadata": {"i": -2**63 - 1}}]}
+    resp = api.post(f"/datasets/{photos['id']}/import", raw=json.dumps(line, ensure_ascii=False).encode(),
+                    headers={"Content-Type": NDJSON})  # written by the import (its own SQL)
+    assert resp.status_code == 200, resp.text
+    with db.connection_context():
+        stored = [(a.dimensions, a.annotation, a.metadata)
+                  for a in Annotation.select().order_by(Annotation.created_at, Annotation.id)]
+    assert len(stored) == 3
+    got = export(api, photos, f"?format={fmt}", accept="*/*")
+    if fmt == "coco":
+        coco = json.loads(got.text)  # valid JSON, whose boxes are the stored numbers, labels matched
+        dimensions = stored[0][0]
+        assert _same(coco["annotations"][0]["bbox"], [dimensions[k] for k in ("x", "y", "w", "h")])
+        assert [a["category_id"] for a in coco["annotations"]] == [2, 2, 2]
+        assert coco["images"][0] == {"id": 1, "file_name": 's3://b/ü "q" \\ \t.png',
+                                     "width": 640, "height": 480}
+        return
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(got.text, newline="")))
+        records = [{**r, "annotations": json.loads(r["annotations"])} for r in rows]
+        assert records[0]["job_id"] == "job\n\u2028é"
+    else:
+        texts = got.text.split("\n")  # not splitlines(): U+2028 is a line break to it, not to NDJSON
+        assert texts.pop() == "" and len(texts) == 2
+        records = [json.loads(text) for text in texts]
+        assert records[0]["job_id"] == "job\n\u2028é"
+        outside_strings = [re.sub(r'"(?:[^"\\]|\\.)*"', '""', text) for text in texts]
+        assert all(" " not in text for text in outside_strings)  # compact, as lines.dump writes
+    assert records[0]["resource"] == 's3://b/ü "q" \\ \t.png'
+    exported = [(a["dimensions"], a["annotation"], a["metadata"]) for r in records for a in r["annotations"]]
+    assert _same(exported, stored)
+    assert [list(a) for r in records for a in r["annotations"]] == 3 * [
+        ["id", "dimensions", "annotation", "metadata", "created_by_email", "created_at", "updated_at"]]
+
+
+def test_an_export_line_is_what_lines_dump_writes_of_it(api):
+    """The line is written piece by piece: it is byte for byte the compact JSON of its values."""
+    made = world(api)
+    f.stored(Entry, made["entries"][1], job_id="a\tb \"c\" ü", assigned_to_id=2**40, error_message="é\n")
+    for text in export(api, made["dataset"]).text.split("\n")[:-1]:
+        assert text == lines.dump(json.loads(text))
+
+
 # a text, and the CSV cell it is exported as: OWASP's CSV-injection guard (a leading ' before what a
 # spreadsheet would evaluate), and another ' before a text the import would otherwise read back changed
 GUARDED = {
@@ -256,6 +333,17 @@ def test_accept_picks_a_format(accept, image, chosen):
 ])
 def test_a_box_is_four_numbers(dimensions, bbox):
     assert formats.box(dimensions) == bbox
+
+
+@pytest.mark.parametrize(("jsonb", "compact"), [
+    ('{"a": 1, "b": [2, 3], "c": {}, "d": []}', '{"a":1,"b":[2,3],"c":{},"d":[]}'),
+    ('{"k, : ": "v, w: x", "n": 0.0000001}', '{"k, : ":"v, w: x","n":0.0000001}'),  # strings kept
+    ('{"q\\"": "a, \\"b\\": c", "t": "\\u0001"}', '{"q\\"":"a, \\"b\\": c","t":"\\u0001"}'),  # escapes
+    ("{}", "{}"), ("[]", "[]"),
+])
+def test_jsonb_text_is_made_compact(jsonb, compact):
+    assert exporter._compact(jsonb) == compact
+    assert json.loads(compact) == json.loads(jsonb)
 
 
 def test_categories_from_text_and_object_labels():

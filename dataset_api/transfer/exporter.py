@@ -8,6 +8,10 @@ annotations with one query per chunk, encodes them (``formats``) and hands byte 
 response through a bounded channel (``stream``): a slow client holds the thread back, one that
 goes away (or reads nothing for ``stream.STALL_SECONDS``) stops it, and its connection goes back
 to the pool.
+
+Stored JSON reaches ``formats`` as compact text, not decoded: SQLite holds what ``json()`` wrote
+(compact, valid, numbers as written); PostgreSQL's jsonb is read as its text, which puts a space
+after each ``,`` and ``:`` between members, and those spaces are dropped (``_compact``).
 """
 
 import json
@@ -23,7 +27,7 @@ from dataset_api.jsonapi.values import render_timestamp
 from dataset_api.models import Annotation, Entry, utcnow
 from dataset_api.resources.datasets import DATASETS
 from dataset_api.resources.entries import ENTRIES
-from dataset_api.transfer import formats, stream
+from dataset_api.transfer import formats, lines, stream
 
 CHUNK = 1000  # entries per keyset query; memory holds one chunk and its annotations
 ENTRY_COLUMNS = (Entry.id, Entry.resource, Entry.priority, Entry.job_id, Entry.wf_step, Entry.status,
@@ -34,6 +38,7 @@ CREATED_AT = ENTRY_NAMES.index("created_at")
 ANNOTATION_COLUMNS = (Annotation.entry, Annotation.id, Annotation.dimensions, Annotation.annotation,
                       Annotation.metadata, Annotation.created_by_email, Annotation.created_at,
                       Annotation.updated_at)
+AS_TEXT = frozenset({"created_at", "updated_at", "dimensions", "annotation", "metadata"})  # ``selected``
 
 
 @contextmanager
@@ -51,9 +56,19 @@ def snapshot():
             yield
 
 
+def selected(columns):
+    """``columns`` as the export selects them: timestamps and JSON as text on PostgreSQL too
+    (SQLite stores text), which the driver hands over without parsing it; the keyset compares the
+    timestamp's text as a timestamp literal."""
+    if not is_postgresql():
+        return columns
+    return tuple(c.cast("text").alias(c.name) if c.name in AS_TEXT else c for c in columns)
+
+
 def records(select):
     """Chunks of export lines (dicts, ``formats``' input) of the entries ``select`` finds, ordered
-    by (created_at, id); each entry's annotations ordered the same way."""
+    by (created_at, id); each entry's annotations ordered the same way, their stored JSON as
+    compact text."""
     after = None
     while True:
         rows = _fetch(page(select, after))
@@ -64,13 +79,21 @@ def records(select):
         chunk = []
         for row in rows:
             record = dict(zip(ENTRY_NAMES, row, strict=True))
-            record["created_at"] = render_timestamp(record["created_at"])
-            record["updated_at"] = render_timestamp(record["updated_at"])
+            record["created_at"] = _timestamp(record["created_at"])
+            record["updated_at"] = _timestamp(record["updated_at"])
             record["annotations"] = notes.get(record["id"], [])
             chunk.append(record)
         yield chunk
         if len(rows) < CHUNK:
             return
+
+
+def _timestamp(value):
+    """``render_timestamp`` of a stored timestamp; the text both databases give for one with
+    microseconds (2026-11-28 13:53:00.123456) is rearranged, not parsed."""
+    if type(value) is str and len(value) == 26 and value[10] == " ":
+        return f"{value[:10]}T{value[11:]}Z"
+    return render_timestamp(value)
 
 
 def page(select, after):
@@ -85,28 +108,37 @@ def page(select, after):
 
 def _fetch(select):
     """The rows of ``select`` as the driver gives them: peewee's per-row conversion would cost
-    more than the query. Timestamps come as text (SQLite) or datetimes, JSON as text (SQLite) or
-    parsed (PostgreSQL's drivers parse jsonb)."""
+    more than the query. Timestamps and JSON come as text (``selected``)."""
     return db.execute(select).fetchall()
 
 
-def _json(value):
-    return json.loads(value) if isinstance(value, str) else value
+def _compact(text):
+    """jsonb's text (``{"a": 1, "b": [2, 3]}``) as ``lines.dump`` spaces it. Without a backslash
+    every ``"`` opens or closes a string, so the pieces between strings are every other one; with
+    one (rare: an escape) the value is decoded and encoded."""
+    if "\\" in text:
+        return lines.dump(json.loads(text))
+    pieces = text.split('"')
+    pieces[::2] = [piece.replace(", ", ",").replace(": ", ":") for piece in pieces[::2]]
+    return '"'.join(pieces)
 
 
 def _annotations(entry_ids):
     """{entry id: [annotation, …]} of the entries' annotations (any annotation of an entry the
     caller can read is readable: the annotations' read scope says so), one query."""
     found = {}
-    # the list as one SQL fragment: peewee builds a node per value of in_(), more than the query costs
-    listed = SQL(f"IN ({', '.join([db.param] * len(entry_ids))})", entry_ids)
-    select = (Annotation.select(*ANNOTATION_COLUMNS).where(NodeList((Annotation.entry, listed)))
-              .order_by(Annotation.entry, Annotation.created_at, Annotation.id))
-    for entry_id, note_id, dimensions, annotation, metadata, email, created, updated in _fetch(select):
+    # the list as placeholders in the SQL text, its values passed straight to the driver: peewee
+    # builds a node per value of in_() (or of an SQL fragment's params), more than the query costs
+    listed = SQL(f"IN ({', '.join([db.param] * len(entry_ids))})")
+    sql, _ = (Annotation.select(*selected(ANNOTATION_COLUMNS)).where(NodeList((Annotation.entry, listed)))
+              .order_by(Annotation.entry, Annotation.created_at, Annotation.id)).sql()
+    text = _compact if is_postgresql() else str
+    for entry_id, note_id, dimensions, annotation, metadata, email, created, updated in \
+            db.execute_sql(sql, entry_ids).fetchall():
         found.setdefault(entry_id, []).append({
-            "id": note_id, "dimensions": _json(dimensions), "annotation": _json(annotation),
-            "metadata": _json(metadata), "created_by_email": email,
-            "created_at": render_timestamp(created), "updated_at": render_timestamp(updated)})
+            "id": note_id, "dimensions": text(dimensions), "annotation": text(annotation),
+            "metadata": text(metadata), "created_by_email": email,
+            "created_at": _timestamp(created), "updated_at": _timestamp(updated)})
     return found
 
 
@@ -135,7 +167,7 @@ class Export:
             metrics.sample_pool()
             dataset = store.get_or_404(DATASETS, self.dataset_id)
             name = self._format(dataset)
-            select = build.filtered(Entry, store.scope(ENTRIES, Entry.select(*ENTRY_COLUMNS)),
+            select = build.filtered(Entry, store.scope(ENTRIES, Entry.select(*selected(ENTRY_COLUMNS))),
                                     self.filters).where(Entry.dataset == dataset.id)
             writer = formats.encoder(name, dataset, render_timestamp(utcnow()))
             try:

@@ -1,5 +1,7 @@
 """The export's three formats, written in pieces from chunks of export lines (an entry with its
-annotations, as ``exporter`` reads them). Pure: no database, no HTTP; memory stays that of one chunk.
+annotations, as ``exporter`` reads them: the annotations' ``dimensions``, ``annotation`` and
+``metadata`` as compact JSON text, copied into the output as they are). Pure: no database, no
+HTTP; memory stays that of one chunk.
 
 - ``jsonl``: one line per entry, a valid import line (``lines.ENTRY_IGNORED`` lists what the
   import ignores);
@@ -14,6 +16,7 @@ import io
 import json
 import math
 import tempfile
+from json.encoder import encode_basestring  # str -> JSON string, as json.dumps(ensure_ascii=False)
 
 from dataset_api.transfer import lines
 
@@ -86,11 +89,44 @@ class Writer:
         pass
 
 
+def _text(value):
+    """The JSON of a nullable text column, as ``lines.dump`` writes it."""
+    return "null" if value is None else encode_basestring(value)
+
+
+def _integer(value):
+    """The JSON of a nullable integer column."""
+    return "null" if value is None else str(int(value))
+
+
+def annotations_text(notes):
+    """The JSON array of an export line's annotations (members in ``lines.dump``'s order and
+    form), their stored JSON copied as it is. Timestamps are rendered RFC 3339 text: no escapes."""
+    return "[" + ",".join([
+        f'{{"id":{encode_basestring(n["id"])},"dimensions":{n["dimensions"]},'
+        f'"annotation":{n["annotation"]},"metadata":{n["metadata"]},'
+        f'"created_by_email":{_text(n["created_by_email"])},"created_at":"{n["created_at"]}",'
+        f'"updated_at":"{n["updated_at"]}"}}' for n in notes]) + "]"
+
+
+def line_text(r):
+    """An export line's JSON text: what ``lines.dump`` of the line gives, but for stored JSON,
+    copied as it is."""
+    return (f'{{"id":{encode_basestring(r["id"])},"resource":{encode_basestring(r["resource"])},'
+            f'"priority":{_integer(r["priority"])},"job_id":{_text(r["job_id"])},'
+            f'"wf_step":{encode_basestring(r["wf_step"])},"status":{encode_basestring(r["status"])},'
+            f'"assigned_to_id":{_integer(r["assigned_to_id"])},'
+            f'"submitted_by_id":{_integer(r["submitted_by_id"])},'
+            f'"reviewed_by_id":{_integer(r["reviewed_by_id"])},"error_message":{_text(r["error_message"])},'
+            f'"created_at":"{r["created_at"]}","updated_at":"{r["updated_at"]}",'
+            f'"annotations":{annotations_text(r["annotations"])}}}')
+
+
 class Jsonl(Writer):
     """One JSON object per line."""
 
     def chunk(self, records):
-        return (lines.dump(record) + "\n" for record in records)
+        return (line_text(record) + "\n" for record in records)
 
 
 class Csv(Writer):
@@ -119,7 +155,7 @@ def _cell(column, value):
     if value is None:
         return ""
     if column == "annotations":
-        return lines.dump(value)
+        return annotations_text(value)
     return lines.guard(value) if isinstance(value, str) else value
 
 
@@ -170,11 +206,11 @@ def box(dimensions):
     return None
 
 
-def image_size(annotations):
-    """(width, height) from the first annotation whose dimensions carry positive integer
-    ``image_width`` and ``image_height``; (None, None) when none does."""
-    for note in annotations:
-        width, height = (note["dimensions"].get(k) for k in ("image_width", "image_height"))
+def image_size(dimensions):
+    """(width, height) from the first of the annotations' ``dimensions`` (decoded) that carries
+    positive integer ``image_width`` and ``image_height``; (None, None) when none does."""
+    for found in dimensions:
+        width, height = (found.get(k) for k in ("image_width", "image_height"))
         if all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (width, height)):
             return width, height
     return None, None
@@ -196,18 +232,21 @@ class Coco(Writer):
     def chunk(self, records):
         for record in records:
             self.images += 1
-            width, height = image_size(record["annotations"])
+            # only the members COCO reads are decoded; metadata is not
+            notes = [(json.loads(n["dimensions"]), json.loads(n["annotation"]))
+                     for n in record["annotations"]]
+            width, height = image_size(dimensions for dimensions, _ in notes)
             image = {"id": self.images, "file_name": record["resource"], "width": width, "height": height}
-            for note in record["annotations"]:
-                self._annotation(note)
+            for dimensions, annotation in notes:
+                self._annotation(dimensions, annotation)
             yield ("," if self.images > 1 else "") + lines.dump(image)
 
-    def _annotation(self, note):
-        bbox = box(note["dimensions"])
+    def _annotation(self, dimensions, annotation):
+        bbox = box(dimensions)
         if bbox is None:
             self.no_box += 1
             return
-        category = self.keys.get(_key(note["annotation"].get("label")))
+        category = self.keys.get(_key(annotation.get("label")))
         if category is None:
             self.unknown_label += 1
             return
