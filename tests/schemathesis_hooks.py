@@ -7,8 +7,10 @@ every operation is generated and checked instead of skipped as "serialization no
   per line; ``text/csv`` is a header line and one row per object (DESIGN §10's import formats);
 - responses: NDJSON is read back as the array of its lines and CSV as its text, as the export's
   schemas describe them, for the response checks (YAML and JSON are built in).
-The document uses no custom string format: JSON filter values are ``content: application/json``
-parameters and timestamp lists are ``style: form, explode: false`` arrays, which the tool knows.
+- string formats: ``json`` (the JSON filter values, ``filter[metadata]={"k": 1}``) is JSON object
+  text, so that generated filters reach the containment query and not only the 400 for text that
+  is not JSON (which the document allows: it is a plain string to every tool that does not know
+  the format). Timestamp lists are ``style: form, explode: false`` arrays, which the tool knows.
 """
 
 import csv
@@ -21,6 +23,7 @@ import time
 
 import jsonschema_rs
 import schemathesis
+from hypothesis import strategies as st
 
 # --- request bodies --------------------------------------------------------------------------------
 
@@ -53,6 +56,15 @@ def csv_body(ctx, value):
     for row in rows:
         writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in row.items()})
     return out.getvalue().encode()
+
+
+# --- string formats --------------------------------------------------------------------------------
+
+_TEXT = st.text(st.characters(exclude_characters="\x00"), max_size=10)  # the server refuses U+0000
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**53, 2**53) | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3), max_leaves=6)
+schemathesis.openapi.format("json", st.dictionaries(_TEXT, _JSON_VALUES, max_size=3).map(json.dumps))
 
 
 # --- responses -------------------------------------------------------------------------------------
