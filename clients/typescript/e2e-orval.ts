@@ -2,13 +2,13 @@
 // orval.config.ts) generates from the live server's /openapi.json. Each function answers
 // { data, status, headers }, a union on `status`; `expectStatus` narrows it to the status wanted.
 import {
-  callAnnotationsRpc, claimNextEntry, createDataset, createEntry, createProject, exportDatasetEntries,
+  callAnnotationsRpc, callAnnotationsRpcBatch, claimNextEntry, createDataset, createEntry, createProject, exportDatasetEntries,
   getDataset, getHealth, getImportDatasetEntriesUrl, listDatasets, listEntries, reportEntryError,
   submitEntry, updateDataset,
 } from './generated/orval/api.js';
 import type {
-  DatasetCreate, DatasetUpdate, Entry, EntryCreate, ImportLine, ImportResult, ProjectCreate, RpcCreateCall,
-  RpcIndexCall, RpcShowCall, RpcUpdateCall, SubmitRequest,
+  DatasetCreate, DatasetUpdate, Entry, EntryCreate, ImportLine, ImportResult, ProjectCreate, RpcCall, RpcRequest,
+  SubmitRequest,
 } from './generated/orval/api.js';
 import { env, expectEqual, expectTrue, fail, run } from './check.js';
 
@@ -94,35 +94,27 @@ run('orval', async (log) => {
   expectEqual('next status', next.attributes.status, 'in_progress');
   log(`claimed ${next.id}`);
 
-  // JSON-RPC: one call, then a batch (the README's create, then update + index).
-  const create: RpcCreateCall = {
+  // JSON-RPC: one call on POST /annotations/_rpc, then a batch on POST /annotations/_rpc/batch
+  // (the README's create, then update + index). Every method's result is one RpcResult object.
+  const create: RpcRequest = {
     jsonrpc: '2.0', method: 'create', id: 1,
     params: { entry_id: next.id, dimensions: { x: 10, y: 20, w: 50, h: 40 }, annotation: { label: 'bird' } },
   };
   const single = expectStatus('POST /annotations/_rpc (create)', await callAnnotationsRpc(create, undefined, auth), 200).data;
-  if (Array.isArray(single) || !('result' in single) || single.result === null || !('entry_id' in single.result)) {
-    fail(`RPC create: expected an annotation, got ${JSON.stringify(single)}`);
-  }
   const annotation = single.result;
+  if (!annotation?.id) fail(`RPC create: expected an annotation, got ${JSON.stringify(single)}`);
+  expectEqual('RPC create id', single.id, 1);
   expectEqual('RPC create entry_id', annotation.entry_id, next.id);
   expectEqual('RPC create annotation', annotation.annotation, { label: 'bird' });
-  const calls: [RpcUpdateCall, RpcIndexCall] = [
+  const calls: RpcCall[] = [
     { jsonrpc: '2.0', method: 'update', id: 1, params: { id: annotation.id, dimensions: { x: 12, y: 20, w: 48, h: 40 } } },
     { jsonrpc: '2.0', method: 'index', id: 2, params: { filter: { entry_id: next.id } } },
   ];
-  const batch = expectStatus('POST /annotations/_rpc (batch)', await callAnnotationsRpc(calls, undefined, auth), 200).data;
-  if (!Array.isArray(batch)) fail(`RPC batch: a batch answers an array, got ${JSON.stringify(batch)}`);
-  expectEqual('RPC reply ids', batch.map((reply) => reply.id).sort(), [1, 2]);
-  const updateReply = batch.find((reply) => reply.id === 1);
-  if (!updateReply || !('result' in updateReply) || updateReply.result === null || !('entry_id' in updateReply.result)) {
-    fail(`RPC update: expected an annotation, got ${JSON.stringify(updateReply)}`);
-  }
-  expectEqual('RPC update dimensions', updateReply.result.dimensions, { x: 12, y: 20, w: 48, h: 40 });
-  const indexReply = batch.find((reply) => reply.id === 2);
-  if (!indexReply || !('result' in indexReply) || indexReply.result === null || !('data' in indexReply.result)) {
-    fail(`RPC index: expected a page of annotations, got ${JSON.stringify(indexReply)}`);
-  }
-  expectEqual('RPC index ids', indexReply.result.data.map((a) => a.id), [annotation.id]);
+  const batch = expectStatus('POST /annotations/_rpc/batch', await callAnnotationsRpcBatch(calls, undefined, auth), 200).data;
+  expectEqual('RPC reply ids', batch.map((reply) => reply.id), [1, 2]);
+  expectEqual('RPC errors', batch.map((reply) => reply.error), [undefined, undefined]);
+  expectEqual('RPC update dimensions', batch[0]?.result?.dimensions, { x: 12, y: 20, w: 48, h: 40 });
+  expectEqual('RPC index ids', batch[1]?.result?.data?.map((a) => a.id), [annotation.id]);
   log(`annotation ${annotation.id} created, updated and listed over JSON-RPC`);
 
   const review: DatasetUpdate = {
@@ -215,12 +207,12 @@ export function refusedRequestsDoNotTypecheck(id: string): void {
   void submitEntry(id, { data: { attributes: { approved: 'yes' } } });
   // @ts-expect-error reporting an error needs a message (422)
   void reportEntryError(id, { data: { attributes: {} } });
-  // @ts-expect-error JSON-RPC 2.0 only (-32600)
+  // @ts-expect-error JSON-RPC 2.0 only (-32600, HTTP 400 for a single call)
   void callAnnotationsRpc({ jsonrpc: '1.0', method: 'show', id: 1, params: { id } });
   // @ts-expect-error a call names its method (-32600, HTTP 400 for a single call)
   void callAnnotationsRpc({ jsonrpc: '2.0', id: 1, params: { id } });
-  // @ts-expect-error create needs entry_id, dimensions and annotation (-32602)
-  void ({ jsonrpc: '2.0', method: 'create', id: 1, params: { dimensions: {}, annotation: {} } } satisfies RpcCreateCall);
-  // @ts-expect-error params are named, not positional (-32602)
-  void ({ jsonrpc: '2.0', method: 'show', id: 1, params: [id] } satisfies RpcShowCall);
+  // @ts-expect-error params are an object (-32600, HTTP 400 for a single call)
+  void callAnnotationsRpc({ jsonrpc: '2.0', method: 'show', id: 1, params: 42 });
+  // @ts-expect-error a batch is an array of calls (HTTP 400: a single call goes to POST /annotations/_rpc)
+  void callAnnotationsRpcBatch({ jsonrpc: '2.0', method: 'show', id: 1, params: { id } });
 }
