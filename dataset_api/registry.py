@@ -271,9 +271,20 @@ def disagreements(resource, document):
 
 def _create_disagreements(resource, document, create):
     found = []
-    sent = _at(document, create, "requestBody", "content", MEDIA, "schema", "properties", "data",
-               "properties", "attributes")
+    data = _at(document, create, "requestBody", "content", MEDIA, "schema", "properties", "data")
+    sent = _at(document, data, "properties", "attributes")
     required = {name for name, attr in resource.attributes.items() if attr.required}
+    # a parent may come as an attribute or as a relationship where the body says so with a `not`
+    # (neither given): then one of the two is required, and the attribute alone is not
+    neither = data.get("not", {}).get("properties", {})
+    if neither:
+        parents = {parent.attr: name for name, parent in resource.parents.items() if parent.attr in required}
+        named = (neither.get("attributes", {}).get("not", {}).get("required", []),
+                 neither.get("relationships", {}).get("not", {}).get("required", []))
+        if named != (list(parents), list(parents.values())):
+            found.append(f"a new record names its parent as {list(parents)} or {list(parents.values())} "
+                         f"but openapi.yaml's create body requires one of {named[0]} or {named[1]}")
+        required -= set(parents)
     if set(sent.get("required", ())) != required:
         found.append(f"required on create {sorted(required)} but openapi.yaml says "
                      f"{sorted(sent.get('required', ()))}")

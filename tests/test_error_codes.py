@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import Api
 from tests.test_openapi import SPEC
 
-CODES = set(SPEC["components"]["schemas"]["Error"]["properties"]["code"]["enum"])
+CODES = set(SPEC["components"]["schemas"]["ErrorObject"]["properties"]["code"]["enum"])
 
 
 def error(resp, status):

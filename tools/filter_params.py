@@ -60,8 +60,8 @@ SCHEMAS = {
 # openapi-python-client (docs/design-choices.md, "JSON filter values"). The server parses the text
 # (400 unless it is a JSON object); its length is bounded like any text filter's.
 def json_object(limit):
-    return (f"{{type: string, format: json, minLength: 2, maxLength: {limit}, pattern: '^[ \\t\\n\\r]*[{{][^\\x00]*$',"
-            " example: '{}'}")
+    return (f"{{type: string, format: json, minLength: 2, maxLength: {limit},"
+            " pattern: '^[ \\t\\n\\r]*[{][^\\x00]*$', example: '{}'}")
 
 
 JSON_NOTE = ("a JSON object (strict JSON: no NaN or Infinity, at most 64 levels deep, no U+0000 or"

@@ -124,8 +124,8 @@ class JsonApiBodyValidator(JSONRequestBodyValidator):
 
 
 def _deepest(exc):
-    """The error that says most inside an ``anyOf`` (a parent given by attribute or by
-    relationship): from the branch with the fewest errors (the first on a tie), a wrong type first."""
+    """The error that says most inside an ``anyOf`` or ``oneOf``: from the branch with the fewest
+    errors (the first on a tie), a wrong type first."""
     while exc.validator in ("anyOf", "oneOf") and exc.context:
         branches = {}
         for error in exc.context:
@@ -149,6 +149,10 @@ def _refuse(exc):
         if extra:
             path.append(extra[0])
             raise Invalid(f"Unknown member '{extra[0]}'.", pointer=pointer(path)) from None
+    if exc.validator == "not" and path == ["data"]:  # a create body's parent, given neither way
+        missing = exc.validator_value["properties"]["attributes"]["not"]["required"][0]
+        raise Invalid(f"'{missing}' is required.", pointer=f"/data/attributes/{missing}",
+                      code="required") from None
     if exc.validator == "required":
         missing = exc.message.split("'")[1] if "'" in exc.message else ""
         path.append(missing)
