@@ -201,15 +201,15 @@ def run_session(url, token):
     print(f"   importDatasetEntries -> {raw.status}", flush=True)
 
     step("export as NDJSON, each line parsed by the generated ExportLine")
-    # export_dataset's typed form cannot read application/x-ndjson ("Unsupported content type");
+    # export_dataset_entries's typed form cannot read application/x-ndjson ("Unsupported content type");
     # its generated *_without_preload_content form hands back the response to read line by line.
-    response = datasets.export_dataset_without_preload_content(dataset.id, format="jsonl")
+    response = datasets.export_dataset_entries_without_preload_content(dataset.id, format="jsonl")
     check(response.status == 200, f"exportDataset: HTTP {response.status}: {response.data[:300]!r}")
     exported = [m.ExportLine.from_json(line) for line in response.data.decode().splitlines() if line]
     print(f"   exportDataset -> {response.status}, {len(exported)} lines", flush=True)
     check(sorted(e.resource for e in exported) == [f"s3://birds/{i}.jpg" for i in range(1, 6)],
           f"exportDataset: {[e.resource for e in exported]}")
-    done_line = next(e for e in exported if e.id == claimed.id)
+    done_line = next(e for e in exported if str(e.id) == claimed.id)
     check(done_line.wf_step == "done" and len(done_line.annotations or []) == 1,
           f"exportDataset: the reviewed entry's line {done_line.to_dict()}")
 
