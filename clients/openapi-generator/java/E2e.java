@@ -160,8 +160,12 @@ public class E2e {
     Rpc.session(client, UUID.fromString(claimed.getId()));
 
     step("submit at annotate (sample_rate 1: every submitted entry goes to review)");
+    // submitEntry's body is optional, but the native library writes an omitted body as the JSON
+    // text `null` (ObjectMapper.writeValueAsBytes(null)), which the server refuses (422): send an
+    // empty SubmitRequest instead (see docs/clients-openapi-generator.md).
     Entry submitted = call("submitEntry", 200, () -> entries.submitEntryWithHttpInfo(
-        EntriesApi.APISubmitEntryRequest.newBuilder().id(claimed.getId()).build())).getData();
+        EntriesApi.APISubmitEntryRequest.newBuilder().id(claimed.getId()).submitRequest(new SubmitRequest()
+            .data(new SubmitRequestData().attributes(new SubmitRequestDataAttributes()))).build())).getData();
     check(submitted.getAttributes().getWfStep() == EntryAttributes.WfStepEnum.REVIEW, "submitEntry: " + submitted.getAttributes());
 
     step("review: select, then submit approved=true");
