@@ -46,8 +46,9 @@ def generator_cli():
     here = Path(sys.executable).parent / "openapi-generator-cli"
     found = here if here.is_file() else shutil.which("openapi-generator-cli")
     if not found:
-        raise SystemExit("openapi-generator-cli not found: install clients/openapi-generator/requirements.txt "
-                         "into the venv running this script (see docs/clients-openapi-generator.md)")
+        raise SystemExit("openapi-generator-cli not found: install clients/openapi-generator/"
+                         "requirements.txt into the venv running this script "
+                         "(see docs/clients-openapi-generator.md)")
     return str(found)
 
 

@@ -107,16 +107,18 @@ def run_session(url, token):
     check(health is not None, "getHealth: no body")
 
     step("a project")
-    project = call("createProject", projects.create_project_with_http_info, m.ProjectCreate(data=m.ProjectCreateData(
+    body = m.ProjectCreate(data=m.ProjectCreateData(
         type=m.ProjectType.DATASET_COLON_PROJECTS,
-        attributes=m.ProjectCreateAttributes(name="Birds", organization_id=1))), status=201).data
+        attributes=m.ProjectCreateAttributes(name="Birds", organization_id=1)))
+    project = call("createProject", projects.create_project_with_http_info, body, status=201).data
     check(project.attributes.name == "Birds", f"createProject: name {project.attributes.name!r}")
 
     step("a dataset in it")
-    dataset = call("createDataset", datasets.create_dataset_with_http_info, m.DatasetCreate(data=m.DatasetCreateData(
+    body = m.DatasetCreate(data=m.DatasetCreateData(
         type=m.DatasetType.DATASET_COLON_DATASETS,
         attributes=m.DatasetCreateAttributes(project_id=project.id, name="Photos", modality="image",
-                                             labels=["bird"]))), status=201).data
+                                             labels=["bird"])))
+    dataset = call("createDataset", datasets.create_dataset_with_http_info, body, status=201).data
     check(str(dataset.attributes.project_id) == project.id,
           f"createDataset: project_id {dataset.attributes.project_id} is not the project {project.id}")
     check(dataset.attributes.labels == ["bird"], f"createDataset: labels {dataset.attributes.labels!r}")
@@ -127,17 +129,20 @@ def run_session(url, token):
         found = call("listDatasets", datasets.list_datasets_with_http_info, filter_project_id=project.id,
                      filter_workflow_configuration=json.dumps(wanted)).data
         check([d.id for d in found] == expected,
-              f"filter[workflow_configuration]={json.dumps(wanted)}: {[d.id for d in found]}, expected {expected}")
+              f"filter[workflow_configuration]={json.dumps(wanted)}: {[d.id for d in found]}, "
+              f"expected {expected}")
 
     step("three entries")
     created = {}
     for i in (1, 2, 3):
-        entry = call(f"createEntry {i}", entries.create_entry_with_http_info, m.EntryCreate(data=m.EntryCreateData(
+        body = m.EntryCreate(data=m.EntryCreateData(
             type=m.EntryType.DATASET_COLON_ENTRIES,
             attributes=m.EntryCreateAttributes(dataset_id=dataset.id, resource=f"s3://birds/{i}.jpg",
-                                               priority=i))), status=201).data
+                                               priority=i)))
+        entry = call(f"createEntry {i}", entries.create_entry_with_http_info, body, status=201).data
         check((entry.attributes.wf_step, entry.attributes.status) == ("annotate", "pending"),
-              f"createEntry {i}: {entry.attributes.wf_step}/{entry.attributes.status}, expected annotate/pending")
+              f"createEntry {i}: {entry.attributes.wf_step}/{entry.attributes.status}, "
+              "expected annotate/pending")
         created[i] = entry
 
     step("filtered list: priority >= 2, -priority, count, included dataset + dataset.project")
@@ -160,10 +165,13 @@ def run_session(url, token):
           f"{included_dataset.to_dict()} {included_project.to_dict()}")
 
     step("GET /entries/next claims the highest priority entry")
-    claimed = call("claimNextEntry", entries.claim_next_entry_with_http_info, filter_dataset_id=dataset.id).data
-    check(claimed.id == created[3].id, f"claimNextEntry: claimed {claimed.attributes.resource}, expected entry 3")
+    claimed = call("claimNextEntry", entries.claim_next_entry_with_http_info,
+                   filter_dataset_id=dataset.id).data
+    check(claimed.id == created[3].id,
+          f"claimNextEntry: claimed {claimed.attributes.resource}, expected entry 3")
     check((claimed.attributes.wf_step, claimed.attributes.status, claimed.attributes.assigned_to_id)
-          == ("annotate", "in_progress", ADMIN_ACCOUNT_ID), f"claimNextEntry: {claimed.attributes.to_dict()}")
+          == ("annotate", "in_progress", ADMIN_ACCOUNT_ID),
+          f"claimNextEntry: {claimed.attributes.to_dict()}")
 
     rpc_session(api, m, claimed.id)
 
@@ -173,9 +181,12 @@ def run_session(url, token):
 
     step("review: select, then submit approved=true")
     selected = call("selectEntry", entries.select_entry_with_http_info, claimed.id).data
-    check(selected.attributes.assigned_to_id == ADMIN_ACCOUNT_ID, f"selectEntry: {selected.attributes.to_dict()}")
-    approved = m.SubmitRequest(data=m.SubmitRequestData(attributes=m.SubmitRequestDataAttributes(approved=True)))
-    done = call("submitEntry approved", entries.submit_entry_with_http_info, claimed.id, submit_request=approved).data
+    check(selected.attributes.assigned_to_id == ADMIN_ACCOUNT_ID,
+          f"selectEntry: {selected.attributes.to_dict()}")
+    approved = m.SubmitRequest(data=m.SubmitRequestData(
+        attributes=m.SubmitRequestDataAttributes(approved=True)))
+    done = call("submitEntry approved", entries.submit_entry_with_http_info, claimed.id,
+                submit_request=approved).data
     check((done.attributes.wf_step, done.attributes.status) == ("done", "completed"),
           f"submitEntry approved: {done.attributes.to_dict()}")
 
