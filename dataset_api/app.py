@@ -32,7 +32,7 @@ from dataset_api.jsonapi.validators import (
     StreamedBody,
 )
 from dataset_api.jsonrpc import endpoint
-from dataset_api.middleware import RPC_PATH, Gatekeeper, RequestLog
+from dataset_api.middleware import RPC_PATHS, Gatekeeper, RequestLog
 
 log = logging.getLogger("dataset_api")
 
@@ -94,13 +94,13 @@ def _rpc_response(status, detail):
 
 def api_error(request, exc):
     log.warning("%s %s -> %s %s", request.method, request.url.path, exc.status, exc.errors)
-    if request.url.path == RPC_PATH and (exc.status < 500 or exc.status in RPC_CODES):
+    if request.url.path in RPC_PATHS and (exc.status < 500 or exc.status in RPC_CODES):
         return _rpc_response(exc.status, exc.errors[0]["detail"])
     return _response(exc)
 
 
 def problem_error(request, exc):
-    if request.url.path == RPC_PATH and exc.status < 500:
+    if request.url.path in RPC_PATHS and exc.status < 500:
         log.warning("%r", exc)
         return _rpc_response(exc.status, exc.detail or exc.title)
     err = errors.from_problem(exc.status, exc.detail, exc.title)
@@ -145,7 +145,7 @@ def database_error(request, exc):
     """A database that cannot be reached (or is locked too long) is a 503; anything else a 500."""
     if is_outage(exc):
         log.error("database unavailable: %r", exc)
-        if request.url.path == RPC_PATH:
+        if request.url.path in RPC_PATHS:
             return _rpc_response(503, errors.UNAVAILABLE)
         return _response(errors.Unavailable(errors.UNAVAILABLE))
     return internal_error(request, exc)

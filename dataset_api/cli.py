@@ -37,9 +37,13 @@ def worker_class():
     buffer it answers that 414 itself, headers past middleware.MAX_HEADER_FIELDS or MAX_HEADER_BYTES
     with a JSON:API 431, and every other parse failure as a JSON:API 400, then drops what the client
     still sends for a moment, so that closing does not reset the connection before the client has
-    read the answer. WebSocket upgrades are not offered (``ws: none``): an ``Upgrade`` header is
-    ignored and the request answered as HTTP, instead of uvicorn's text/plain 403.
+    read the answer. No upgrade is offered (``ws: none``; RFC 9110 §7.8 lets a server decline):
+    a request that offers one (``Connection: Upgrade``, e.g. Java's HttpClient offers ``h2c`` on
+    every request) is read and answered as HTTP/1.1, body included. httptools stops at the end
+    of such a request's head and leaves its body unread (uvicorn#2722), so the head is read again,
+    without the offer, by a fresh parser, followed by the bytes after it.
     """
+    import httptools
     from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
     from uvicorn_worker import UvicornWorker
 
@@ -59,13 +63,43 @@ def worker_class():
                 if self.lingering > LINGER_BYTES:  # closing does not reset the connection before
                     self.transport.close()  # it has read the answer
                 return None
-            super().data_received(data)
+            try:
+                self.parser.feed_data(data)  # as uvicorn, but an upgrade is declined (see above)
+            except httptools.HttpParserUpgrade as exc:
+                if self._should_upgrade():
+                    return self._decline_upgrade(data[exc.args[0]:])
+                return None  # CONNECT: answered as any request (uvicorn started its cycle)
+            except httptools.HttpParserError:
+                self.send_400_response("Invalid HTTP request received.")
+                return None
+            finally:
+                self._unset_keepalive_if_required()
             if self.head_bytes is not None and self.lingering is None:
                 self.head_bytes += len(data)  # a header too long is refused here, the parser
                 if self.head_bytes > HEAD_BUFFER_BYTES:  # buffering it whole otherwise
                     self.refusal = middleware.headers_too_large()
                     self.send_400_response("request head too long")
             return None
+
+        def _should_upgrade(self):
+            """Whether the request offers an upgrade: uvicorn then leaves it to ``data_received``
+            (no cycle is started for its head), which declines it."""
+            return self._get_upgrade() is not None
+
+        def _decline_upgrade(self, rest):
+            connection = [token.strip() for name, value in self.headers if name == b"connection"
+                          for token in value.split(b",")]
+            kept = [token for token in connection if token.lower() not in (b"upgrade", b"http2-settings")]
+            head = [b"%s %s HTTP/%s" % (self.parser.get_method(), self.url,
+                                        self.parser.get_http_version().encode())]
+            head += [name + b": " + value for name, value in self.headers
+                     if name not in (b"connection", b"upgrade", b"http2-settings")]
+            if kept:
+                head.append(b"connection: " + b", ".join(kept))
+            self.parser = httptools.HttpRequestParser(self)
+            self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+            self.head_bytes = 0
+            return self.data_received(b"\r\n".join(head) + b"\r\n\r\n" + rest)
 
         def on_message_begin(self):
             super().on_message_begin()

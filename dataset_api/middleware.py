@@ -24,6 +24,7 @@ ACCEPTED_BODY_TYPES = ("application/vnd.api+json", "application/json")
 ACCEPTABLE = ("application/vnd.api+json", "application/json", "application/*", "*/*")
 OPEN_PATHS = ("/ui", "/openapi.json", "/openapi.yaml")
 RPC_PATH = "/annotations/_rpc"
+RPC_PATHS = (RPC_PATH, RPC_PATH + "/batch")  # one protocol: a call or a batch, and a batch only
 # DESIGN §10's exceptions: an import's body is NDJSON or CSV, streamed to the handler (not
 # buffered here) up to its own limit; an export answers NDJSON, CSV or JSON (COCO).
 IMPORT_PATH = re.compile(r"^/datasets/[^/]+/import$")
@@ -109,7 +110,7 @@ class Gatekeeper:
             scope = self._check(scope)
             receive = await self._read_body(scope, receive)
         except ApiError as exc:
-            return await send_error(send, exc, rpc=scope["path"] == RPC_PATH)
+            return await send_error(send, exc, rpc=scope["path"] in RPC_PATHS)
         await self.app(scope, receive, send)
 
     def _check(self, scope):
@@ -119,7 +120,7 @@ class Gatekeeper:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         path = scope["path"]
         _check_encoding(scope)
-        if path.startswith(OPEN_PATHS) or path == RPC_PATH:
+        if path.startswith(OPEN_PATHS) or path in RPC_PATHS:
             return scope
         accept = headers.get("accept")
         if accept and not any(_accepts(part, path) for part in accept.split(",")):
@@ -149,11 +150,11 @@ class Gatekeeper:
             if size > self.max_body_bytes:
                 raise _too_large(self.max_body_bytes)
         raw = b"".join(chunks)
-        if scope["path"] == RPC_PATH and not raw.strip():
+        if scope["path"] in RPC_PATHS and not raw.strip():
             raise ApiError("The body is empty: not JSON.", status=400, code="parse_error")
         if raw:
             _check_body(headers.get(b"content-type", b"").decode("latin-1"), raw,
-                        parse=scope["path"] != RPC_PATH)
+                        parse=scope["path"] not in RPC_PATHS)
         sent = False
 
         async def replay():

@@ -252,3 +252,52 @@ def test_a_websocket_upgrade_is_answered_as_plain_http(server):
                                        b"\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")
     assert status.split()[1] == "200", (status, body[:300])
     assert json.loads(body) == {"status": "ok"}
+
+
+H2C_OFFER = (b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+             b"HTTP2-Settings: AAEAAEAAAAIAAAABAAMAAABkAAQBAAAAAAUAAEAA\r\n")  # as Java's HttpClient sends
+
+
+def exchange(server, requests, answers):
+    """Send ``requests`` (bytes) on one connection; read until ``answers`` responses have come."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(requests)
+        data = b""
+        while data.count(b"HTTP/1.1 ") < answers or not data.rstrip().endswith((b"}", b"]")):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return [part for part in data.split(b"HTTP/1.1 ")[1:]]
+
+
+def post_project(name, extra=b""):
+    bearer = tokens.issue(SECRET, account_id=1, email="admin@example.com", role="admin")
+    body = json.dumps({"data": {"type": "dataset:projects",
+                                "attributes": {"name": name, "organization_id": 1}}}).encode()
+    return (b"POST /projects HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer " + bearer.encode()
+            + b"\r\nContent-Type: application/vnd.api+json\r\nContent-Length: %d\r\n" % len(body)
+            + extra + b"\r\n" + body)
+
+
+def test_an_h2c_upgrade_offer_is_declined_and_the_body_read(server, live):
+    """Java's HttpClient offers h2c on every request (issue #21): the offer is declined (RFC 9110
+    §7.8) and the request, body included, answered as HTTP/1.1, as is the one pipelined after it."""
+    answers = exchange(server, post_project("Offered h2c", H2C_OFFER) + post_project("After it"), 2)
+    assert [a.split(b" ", 1)[0] for a in answers] == [b"201", b"201"], answers
+    names = [p["attributes"]["name"] for p in live.get("/projects?filter[name__prefix]=Offered h2c"
+                                                       ).json()["data"]]
+    assert names == ["Offered h2c"]
+    assert live.get("/projects?filter[name]=After it").json()["data"]
+
+
+def test_a_websocket_upgrade_offer_is_answered_as_plain_http(server):
+    request = (b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+               b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    answers = exchange(server, request + b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n", 2)
+    assert [a.split(b" ", 1)[0] for a in answers] == [b"200", b"200"], answers
+
+
+def test_connect_is_answered_not_hung(server):
+    status, _, body = raw_request(server, b"127.0.0.1:80", method=b"CONNECT")
+    assert status.split()[1] in ("400", "404", "405"), (status, body[:300])

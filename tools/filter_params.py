@@ -8,7 +8,8 @@ declarations exactly, so they are derived from them:
 - ``# BEGIN next-filters entries``: ``GET /entries/next``'s fields and filters (dataset required);
 - ``# BEGIN export-filters entries``: ``GET /datasets/{id}/export``'s filters (the index's);
 - ``# BEGIN fields-types``: one ``fields[TYPE]`` parameter per type;
-- ``# BEGIN rpc-sort <res>``: the JSON-RPC ``index`` method's ``sort``, bounded as the index's.
+- ``# BEGIN rpc-sort <res>``: the JSON-RPC ``index`` method's ``sort``, described as the index's
+  (no type: a bad value is -32602 in a 200 answer, not a request the schema refuses).
 Names are spelled out in patterns so that whatever matches the schema is accepted.
 Run after changing an attribute:  python tools/filter_params.py
 ``--check`` exits 1 when the file is out of date (the test suite runs it).
@@ -142,8 +143,9 @@ def sort_param(resource, indent):
 
 
 def rpc_sort(resource, indent):
-    extra = f", description: 'As GET /{resource.name}: {sort_words(resource)}.', example: '-created_at'"
-    return [f"{indent}sort: {sort_schema(resource, extra)}"]
+    names = ", ".join(resource.sort_names)
+    return [f"{indent}sort: {{description: 'index: as GET /{resource.name}, a text: {sort_words(resource)} "
+            f"({names}).', example: '-created_at'}}"]
 
 
 def fields_schema(resource):

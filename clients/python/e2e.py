@@ -8,7 +8,8 @@ live ``dataset-api serve``.
 3. Drive the README's first session through the generated functions, as the admin of
    ``$DATASET_API_TOKEN``: a project, a dataset (image, labels ["bird"]), 3 entries; a filtered,
    sorted, counted list with ``included`` and a sparse fieldset; ``GET /entries/next``; a JSON-RPC
-   batch (create + index) on ``POST /annotations/_rpc``; submit (annotate → review); select and
+   call (create) on ``POST /annotations/_rpc`` and a batch (index, show, an unknown method) on
+   ``POST /annotations/_rpc/batch``; submit (annotate → review); select and
    submit approved at review (→ done).
 
 Run it with the Python of the generator's venv (it has httpx and attrs, all the generated package
@@ -35,7 +36,6 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from uuid import UUID
 
 HERE = Path(__file__).resolve().parent
 PACKAGE = "dataset_api_client"  # package_name_override in config.yaml
@@ -158,8 +158,8 @@ def log_response(response):
 
 def run_session(url, token):
     from dataset_api_client import AuthenticatedClient
-    from dataset_api_client.api.annotations import call_annotations_rpc
-    from dataset_api_client.api.datasets import create_dataset, get_dataset
+    from dataset_api_client.api.annotations import call_annotations_rpc, call_annotations_rpc_batch
+    from dataset_api_client.api.datasets import create_dataset, get_dataset, list_datasets
     from dataset_api_client.api.entries import (
         claim_next_entry,
         create_entry,
@@ -187,7 +187,6 @@ def run_session(url, token):
         EntryType,
         ImportLine,
         ImportResult,
-        JsonObject,
         ListEntriesCount,
         ListEntriesIncludedItem,
         Project,
@@ -196,18 +195,12 @@ def run_session(url, token):
         ProjectCreateData,
         ProjectDocument,
         ProjectType,
-        RpcAnnotationReply,
-        RpcCreateCall,
-        RpcCreateCallJsonrpc,
-        RpcCreateCallMethod,
-        RpcCreateParams,
-        RpcErrorReply,
-        RpcIndexCall,
-        RpcIndexCallJsonrpc,
-        RpcIndexCallMethod,
-        RpcIndexParams,
-        RpcIndexParamsFilter,
-        RpcIndexReply,
+        RpcAnswer,
+        RpcCall,
+        RpcParams,
+        RpcReply,
+        RpcRequest,
+        RpcRequestJsonrpc,
         SubmitRequest,
         SubmitRequestData,
         SubmitRequestDataAttributes,
@@ -254,17 +247,13 @@ def run_session(url, token):
           f"createDataset: project_id {dataset.attributes.project_id} is not the project {project.id}")
     check(dataset.attributes.labels == ["bird"], f"createDataset: labels {dataset.attributes.labels!r}")
 
-    step("a JSON filter: filter[workflow_configuration] (openapi-python-client drops `content` parameters)")
-    # openapi-python-client 0.29.1 leaves query parameters described by `content` (JSON text) out of
-    # the generated functions (upstream PR openapi-python-client#1464, open), so this call goes
-    # through the client's own httpx client, and its document is parsed by the generated model.
+    step("a JSON filter: filter[workflow_configuration], JSON text in a string parameter")
     for wanted, expected in (({"type": "simple_review"}, [dataset.id]),
                              ({"type": "simple_review", "sample_rate": 0.5}, [])):
-        response = client.get_httpx_client().get("/datasets", params={
-            "filter[project_id]": project.id, "filter[workflow_configuration]": json.dumps(wanted)})
-        check(response.status_code == 200,
-              f"GET /datasets?filter[workflow_configuration]: {response.status_code} {response.text[:300]}")
-        found = [d.id for d in DatasetCollection.from_dict(response.json()).data]
+        listed = expect(list_datasets.sync_detailed(client=client, filterproject_id=project.id,
+                                                    filterworkflow_configuration=json.dumps(wanted)),
+                        200, DatasetCollection, "listDatasets")
+        found = [d.id for d in listed.data]
         check(found == expected,
               f"filter[workflow_configuration]={json.dumps(wanted)}: {found}, expected {expected}")
 
@@ -315,33 +304,30 @@ def run_session(url, token):
           == ("annotate", "in_progress", ADMIN_ACCOUNT_ID),
           f"claimNextEntry: {claimed.attributes.to_dict()}")
 
-    step("JSON-RPC batch on POST /annotations/_rpc: create, then index")
+    step("JSON-RPC: one call (create) on POST /annotations/_rpc, then a batch (index, show) on /batch")
     box = {"x": 10, "y": 20, "w": 50, "h": 40}
-    batch = [
-        RpcCreateCall(jsonrpc=RpcCreateCallJsonrpc.VALUE_0, method=RpcCreateCallMethod.CREATE, id=1,
-                      params=RpcCreateParams(entry_id=UUID(claimed.id), dimensions=JsonObject.from_dict(box),
-                                             annotation=JsonObject.from_dict({"label": "bird"}))),
-        RpcIndexCall(jsonrpc=RpcIndexCallJsonrpc.VALUE_0, method=RpcIndexCallMethod.INDEX, id=2,
-                     params=RpcIndexParams(filter_=RpcIndexParamsFilter.from_dict({"entry_id": claimed.id}))),
-    ]
-    # a batch's members are untyped in the document (each is checked alone): send the calls' dicts
-    replies = expect(call_annotations_rpc.sync_detailed(client=client, body=[c.to_dict() for c in batch]),
-                     200, list, "callAnnotationsRpc")
-    check(len(replies) == 2, f"callAnnotationsRpc: expected 2 replies, got {replies!r}")
-    errors = [r.to_dict() for r in replies if isinstance(r, RpcErrorReply)]
-    check(not errors, f"callAnnotationsRpc: calls failed: {errors}")
-    by_id = {r.id: r for r in replies}
-    check(set(by_id) == {1, 2}, f"callAnnotationsRpc: reply ids {sorted(by_id, key=str)}, expected [1, 2]")
-    check(isinstance(by_id[1], RpcAnnotationReply) and isinstance(by_id[2], RpcIndexReply),
-          f"callAnnotationsRpc: replies parsed as {type(by_id[1]).__name__} and {type(by_id[2]).__name__}, "
-          "expected RpcAnnotationReply and RpcIndexReply")
-    created = by_id[1].result
+    create = RpcRequest(jsonrpc=RpcRequestJsonrpc.VALUE_0, method="create", id=1,
+                        params=RpcParams(entry_id=claimed.id, dimensions=box, annotation={"label": "bird"}))
+    answer = expect(call_annotations_rpc.sync_detailed(client=client, body=create), 200, RpcAnswer,
+                    "callAnnotationsRpc")
+    check(answer.id == 1 and answer.error is UNSET, f"callAnnotationsRpc: {answer.to_dict()}")
+    created = answer.result
     check(str(created.entry_id) == claimed.id and created.annotation.to_dict() == {"label": "bird"}
-          and created.dimensions.to_dict() == box,
-          f"callAnnotationsRpc: create returned {created.to_dict()}")
-    listed = by_id[2].result.data
-    check([a.id for a in listed] == [created.id],
-          f"callAnnotationsRpc: index returned {[str(a.id) for a in listed]}, expected [{created.id}]")
+          and created.dimensions.to_dict() == box, f"callAnnotationsRpc: create returned {created.to_dict()}")
+    batch = [RpcCall(jsonrpc="2.0", method="index", id=2, params=RpcParams(filter_={"entry_id": claimed.id})),
+             RpcCall(jsonrpc="2.0", method="show", id="three", params=RpcParams(id=str(created.id))),
+             RpcCall(jsonrpc="2.0", method="shout", id=4)]
+    replies = expect(call_annotations_rpc_batch.sync_detailed(client=client, body=batch), 200, list,
+                     "callAnnotationsRpcBatch")
+    check(all(isinstance(r, RpcReply) for r in replies) and [r.id for r in replies] == [2, "three", 4],
+          f"callAnnotationsRpcBatch: replies {replies!r}")
+    listed, shown, unknown = replies
+    check([a.id for a in listed.result.data] == [created.id],
+          f"callAnnotationsRpcBatch: index returned {listed.to_dict()}, expected [{created.id}]")
+    check(shown.result.id == created.id and shown.result.annotation.to_dict() == {"label": "bird"},
+          f"callAnnotationsRpcBatch: show returned {shown.to_dict()}")
+    check(unknown.result is UNSET and unknown.error.code == -32601,
+          f"callAnnotationsRpcBatch: an unknown method gave {unknown.to_dict()}")
 
     step("submit at annotate (sample_rate 1: every submitted entry goes to review)")
     submitted = expect(submit_entry.sync_detailed(claimed.id, client=client), 200, EntryDocument,

@@ -16,7 +16,7 @@ UNAVAILABLE = -32005
 MEDIA_TYPE = "application/json"
 
 
-def answer(raw, atomic):
+def answer(raw, atomic, batch_only=False):
     """Return the Connexion response triple for the request body ``raw``; batches are limited
     by the serving app's configuration (in the request's state: each app has its own)."""
     limit = request.state.config.rpc_batch_limit
@@ -25,7 +25,8 @@ def answer(raw, atomic):
         status, reply = protocol.handle(
             raw, methods.METHODS, translate=methods.translate, transaction=_transaction,
             savepoint=db.atomic, atomic=atomic, batch_limit=limit, bulk=bulk.METHODS,
-            reads=methods.READS, fatal=_unavailable, on_batch=metrics.observe_rpc_batch)
+            reads=methods.READS, fatal=_unavailable, on_batch=metrics.observe_rpc_batch,
+            batch_only=batch_only)
     if reply is None:
         return None, 204
     headers = {"Content-Type": MEDIA_TYPE}
@@ -60,3 +61,10 @@ async def call_annotations_rpc(atomic=None):
     the calls run in a worker thread, each on the database connection ``answer`` opens."""
     raw = await request.body()
     return await run_in_threadpool(answer, raw, atomic in ("true", "1", "yes", "t"))
+
+
+async def call_annotations_rpc_batch(atomic=None):
+    """``POST /annotations/_rpc/batch``: the same protocol, for a batch (an array) only, so that
+    generated clients have an operation whose body and answer are arrays."""
+    raw = await request.body()
+    return await run_in_threadpool(answer, raw, atomic in ("true", "1", "yes", "t"), True)

@@ -118,8 +118,11 @@ def _parameters(method):
     return frozenset(signature), tuple(n for n, p in signature.items() if p.default is p.empty)
 
 
+BATCH_ONLY = "A batch is an array of calls; send a single call to POST /annotations/_rpc."
+
+
 def handle(raw, methods, *, translate, transaction, savepoint, atomic=False, batch_limit=100,
-           bulk=None, reads=frozenset(), fatal=_never, on_batch=None):
+           bulk=None, reads=frozenset(), fatal=_never, on_batch=None, batch_only=False):
     """Answer the request body ``raw`` (bytes); return (http_status, reply or None).
 
     ``transaction(read_only)`` and ``savepoint()`` are context managers from the storage layer
@@ -128,7 +131,8 @@ def handle(raw, methods, *, translate, transaction, savepoint, atomic=False, bat
     told the number of calls of each batch, refused ones included (the metrics). An exception
     for which ``fatal(exc)`` returns an RpcError (the database is out of reach) is no call's error
     but the whole request's: the transaction rolls back, every call that wants a reply gets that
-    error under its own id, and the status is 503 (send the request again).
+    error under its own id, and the status is 503 (send the request again). With ``batch_only``
+    anything but an array is an invalid request (400).
     """
     run = _Runner(methods, bulk or {}, translate, transaction, savepoint, atomic, reads, fatal)
     try:
@@ -145,6 +149,8 @@ def handle(raw, methods, *, translate, transaction, savepoint, atomic=False, bat
         if len(body) > batch_limit:
             return 400, RpcError(INVALID_REQUEST, {"batch_limit": batch_limit}).reply(None)
         return _answer(run, body, fatal, batch=True)
+    if batch_only:
+        return 400, RpcError(INVALID_REQUEST, {"detail": BATCH_ONLY}).reply(None)
     try:
         check(body)
     except RpcError as exc:
