@@ -232,9 +232,48 @@ def run_session(url, token):
 
 
 def rpc_session(api, m, entry_id):
-    """One JSON-RPC call (create) and one batch (update + index) on the claimed entry."""
-    step("JSON-RPC: pending the spec's reshaping (point 5)")
-    raise Failure("the JSON-RPC part is written against main's reshaped RPC (not merged yet)")
+    """One JSON-RPC call (create) on POST /annotations/_rpc, then one batch (update + index) on
+    POST /annotations/_rpc/batch, typed by the generated RpcRequest/RpcAnswer and RpcCall/RpcReply."""
+    import openapi_client as oc
+
+    annotations = oc.AnnotationsApi(api)
+
+    def rpc(what, fn, body):
+        try:
+            response = fn(body)
+        except oc.ApiException as exc:
+            raise Failure(f"{what}: HTTP {exc.status}: {(exc.body or '')[:2000]}") from None
+        print(f"   {what} -> {response.status_code}", flush=True)
+        check(response.status_code == 200, f"{what}: HTTP {response.status_code}")
+        return response.data
+
+    step("JSON-RPC call on POST /annotations/_rpc: create a box on the claimed entry")
+    box = {"x": 10, "y": 20, "w": 50, "h": 40}
+    answer = rpc("callAnnotationsRpc create", annotations.call_annotations_rpc_with_http_info, m.RpcRequest(
+        jsonrpc="2.0", method="create", id=1,
+        params=m.RpcParams(entry_id=entry_id, dimensions=box, annotation={"label": "bird"})))
+    check(isinstance(answer, m.RpcAnswer) and answer.error is None and answer.id == 1,
+          f"callAnnotationsRpc create: {answer!r}")
+    created = answer.result
+    check(isinstance(created, m.RpcResult) and str(created.entry_id) == entry_id
+          and created.dimensions == box and created.annotation == {"label": "bird"},
+          f"callAnnotationsRpc create: result {created!r}")
+
+    step("JSON-RPC batch on POST /annotations/_rpc/batch: update the box, then index the entry's")
+    moved = {"x": 12, "y": 20, "w": 48, "h": 40}
+    replies = rpc("callAnnotationsRpcBatch", annotations.call_annotations_rpc_batch_with_http_info, [
+        m.RpcCall(jsonrpc="2.0", method="update", id=1,
+                  params=m.RpcParams(id=str(created.id), dimensions=moved)),
+        m.RpcCall(jsonrpc="2.0", method="index", id="two",
+                  params=m.RpcParams(filter={"entry_id": entry_id}))])
+    check(all(isinstance(r, m.RpcReply) for r in replies) and [r.id for r in replies] == [1, "two"],
+          f"callAnnotationsRpcBatch: {replies!r}")
+    errors = [r.error.to_dict() for r in replies if r.error is not None]
+    check(not errors, f"callAnnotationsRpcBatch: calls failed: {errors}")
+    updated, listed = replies[0].result, replies[1].result
+    check(updated.id == created.id and updated.dimensions == moved, f"update: result {updated!r}")
+    check([a.id for a in listed.data] == [created.id] and listed.data[0].dimensions == moved,
+          f"index: result {listed!r}")
 
 
 # ---------------------------------------------------------------------------------------------
