@@ -37,6 +37,19 @@ EXPLAINED = {
     },
 }
 
+# Warnings explained by a pattern: renames of wire names that are no identifiers in the language.
+EXPLAINED_PATTERNS = {
+    "php": [(re.compile(r"^include \(reserved word\) cannot be used as model name\. "
+                        r"Renamed to ModelInclude$"),
+             "the query parameter `include` (JSON:API's own name) is a PHP reserved word; the generator "
+             "names its inline enum ModelInclude (a one-parameter spec reproduces it)")],
+    "rust": [(re.compile(r"^\S+ cannot be used as a (model|enum variant|enum|field/variable|parameter) "
+                         r"name\. Renamed to \S+$"),
+              "JSON:API wire names (`type`, `filter[x]`, media types such as application/vnd.api+json, "
+              "`dataset:x` enum values, numeric error codes) are no Rust identifiers: the generator renames "
+              "them, and the wire names stay in the serde attributes")],
+}
+
 LINE = re.compile(r"^\[[^\]]*\]\s+(WARN|ERROR)\s+(\S+)\s+-\s+(.*)$")
 EXCEPTION = re.compile(r"^(Exception in thread|Exception:|[\w.$]+(Exception|Error)(:|$))")
 
@@ -54,7 +67,7 @@ def generator_cli():
 
 def judge(generator, returncode, output):
     """The problems in the generator's ``output``: a list of lines, empty when it generated cleanly."""
-    explained = EXPLAINED.get(generator, {})
+    explained = dict(EXPLAINED.get(generator, {}))
     problems, seen = [], Counter()
     for line in output.splitlines():
         match = LINE.match(line.strip())
@@ -63,11 +76,20 @@ def judge(generator, returncode, output):
             seen[(level, message)] += 1
         elif EXCEPTION.match(line.strip()):
             seen[("EXCEPTION", line.strip())] += 1
+    by_pattern = Counter()
     for (level, message), count in sorted(seen.items()):
-        if level == "WARN" and message in explained:
-            print(f"  explained warning (x{count}): {message}\n    why: {explained[message]}", flush=True)
+        why = explained.get(message) if level == "WARN" else None
+        pattern = next((p for p, _ in EXPLAINED_PATTERNS.get(generator, []) if p.match(message)), None)
+        if why:
+            print(f"  explained warning (x{count}): {message}\n    why: {why}", flush=True)
+        elif level == "WARN" and pattern is not None:
+            by_pattern[pattern] += count
         else:
             problems.append(f"  {level} (x{count}): {message}")
+    for pattern, why in EXPLAINED_PATTERNS.get(generator, []):
+        if by_pattern[pattern]:
+            print(f"  explained warnings (x{by_pattern[pattern]}) matching {pattern.pattern}\n    why: {why}",
+                  flush=True)
     if returncode != 0:
         problems.insert(0, f"  the generator exited {returncode}")
     return problems
