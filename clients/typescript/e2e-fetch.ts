@@ -5,9 +5,6 @@ import type { components, paths } from './generated/fetch/schema.js';
 import { env, expectEqual, expectStatus, expectTrue, fail, run } from './check.js';
 
 type Entry = components['schemas']['Entry'];
-type RpcCreateCall = components['schemas']['RpcCreateCall'];
-type RpcIndexCall = components['schemas']['RpcIndexCall'];
-type RpcShowCall = components['schemas']['RpcShowCall'];
 type ImportLine = components['schemas']['ImportLine'];
 
 const baseUrl = env('DATASET_API_URL').replace(/\/+$/, '');
@@ -88,31 +85,25 @@ run('openapi-fetch', async (log) => {
   expectEqual('next status', next.attributes.status, 'in_progress');
   log(`claimed ${next.id}`);
 
-  const calls: [RpcCreateCall, RpcIndexCall] = [
-    {
-      jsonrpc: '2.0', method: 'create', id: 1,
-      params: { entry_id: next.id, dimensions: { x: 10, y: 20, w: 50, h: 40 }, annotation: { label: 'bird' } },
-    },
-    { jsonrpc: '2.0', method: 'index', id: 2, params: { filter: { entry_id: next.id } } },
-  ];
-  const rpc = expectStatus('POST /annotations/_rpc', await api.POST('/annotations/_rpc', { body: calls }), 200);
-  if (!Array.isArray(rpc)) fail(`POST /annotations/_rpc: a batch answers an array, got ${JSON.stringify(rpc)}`);
-  expectEqual('RPC reply ids', rpc.map((reply) => reply.id).sort(), [1, 2]);
-  const createReply = rpc.find((reply) => reply.id === 1);
-  if (!createReply || !('result' in createReply) || !createReply.result || !('entry_id' in createReply.result)) {
-    fail(`RPC create: expected an annotation, got ${JSON.stringify(createReply)}`);
-  }
-  const annotation = createReply.result;
+  // One call on POST /annotations/_rpc (RpcRequest), then a batch on its own operation (RpcCall[]).
+  const answer = expectStatus('POST /annotations/_rpc', await api.POST('/annotations/_rpc', { body: { jsonrpc: '2.0', method: 'create', id: 1, params: { entry_id: next.id, dimensions: { x: 10, y: 20, w: 50, h: 40 }, annotation: { label: 'bird' } } } }), 200);
+  expectEqual('RPC create id', answer.id, 1);
+  const annotation = answer.result;
+  if (!annotation?.id) fail(`RPC create: expected an annotation, got ${JSON.stringify(answer)}`);
   expectEqual('RPC create entry_id', annotation.entry_id, next.id);
   expectEqual('RPC create annotation', annotation.annotation, { label: 'bird' });
   expectEqual('RPC create dimensions', annotation.dimensions, { x: 10, y: 20, w: 50, h: 40 });
-  const indexReply = rpc.find((reply) => reply.id === 2);
-  if (!indexReply || !('result' in indexReply) || !indexReply.result || !('data' in indexReply.result)) {
-    fail(`RPC index: expected a page of annotations, got ${JSON.stringify(indexReply)}`);
-  }
-  const page = indexReply.result;
-  expectEqual('RPC index ids', page.data.map((a) => a.id), [annotation.id]);
-  log(`annotation ${annotation.id} created and listed over JSON-RPC`);
+  const replies = expectStatus('POST /annotations/_rpc/batch', await api.POST('/annotations/_rpc/batch', { body: [
+    { jsonrpc: '2.0', method: 'index', id: 2, params: { filter: { entry_id: next.id } } },
+    { jsonrpc: '2.0', method: 'show', id: 'three', params: { id: annotation.id } },
+    { jsonrpc: '2.0', method: 'shout', id: 4 },
+  ] }), 200);
+  expectEqual('RPC batch reply ids', replies.map((reply) => reply.id), [2, 'three', 4]);
+  const [indexReply, showReply, unknownReply] = replies;
+  expectEqual('RPC index ids', (indexReply.result?.data ?? []).map((a) => a.id), [annotation.id]);
+  expectEqual('RPC show annotation', showReply.result?.annotation, { label: 'bird' });
+  expectEqual('RPC unknown method', unknownReply.error?.code, -32601);
+  log(`annotation ${annotation.id} created, listed and shown over JSON-RPC`);
 
   const reviewed = expectStatus('PATCH /datasets/{id}', await api.PATCH('/datasets/{id}', {
     params: { path: { id: dataset.id } },
@@ -120,7 +111,7 @@ run('openapi-fetch', async (log) => {
   }), 200).data;
   expectEqual('dataset workflow_configuration', reviewed.attributes.workflow_configuration, { type: 'simple_review', sample_rate: 1 });
 
-  // A JSON filter value is JSON text (`content: application/json`), typed as a string here.
+  // A JSON filter value is JSON text in a string parameter.
   for (const [wanted, expected] of [
     [{ type: 'simple_review' }, [dataset.id]],
     [{ type: 'simple_review', sample_rate: 0.5 }, []],
@@ -208,14 +199,6 @@ export function refusedRequestsDoNotTypecheck(id: string): void {
   void api.POST('/entries/{id}/submit', { params: {} });
   // @ts-expect-error JSON-RPC 2.0 only (-32600)
   void api.POST('/annotations/_rpc', { body: { jsonrpc: '1.0', method: 'show', id: 1, params: { id } } });
-  // @ts-expect-error params are an object or an array (-32600, HTTP 400 for a single call)
-  void api.POST('/annotations/_rpc', { body: { jsonrpc: '2.0', method: 'show', id: 1, params: 42 } });
   // @ts-expect-error a call names its method (-32600, HTTP 400 for a single call)
   void api.POST('/annotations/_rpc', { body: { jsonrpc: '2.0', id: 1, params: { id } } });
-  // The payload also admits any well-formed call (an unknown method or bad params answer 200 with
-  // -32601 / -32602), so the per-method rules bind through the named call schemas:
-  // @ts-expect-error create needs entry_id, dimensions and annotation (-32602)
-  void ({ jsonrpc: '2.0', method: 'create', id: 1, params: { dimensions: {}, annotation: {} } } satisfies RpcCreateCall);
-  // @ts-expect-error params are named, not positional (-32602)
-  void ({ jsonrpc: '2.0', method: 'show', id: 1, params: [id] } satisfies RpcShowCall);
 }
