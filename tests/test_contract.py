@@ -52,6 +52,21 @@ def schema_of(app, paths):
     return schema
 
 
+@pytest.fixture(autouse=True)
+def one_batch_at_a_time(request):
+    """Let go of the batch's schema when its test ends. Schemathesis's pytest plugin keeps every
+    schema a test ran (and with it every operation's test it built) until the session ends, to run
+    the checks that look at a whole run (``after_run``): they run here, for the batch, instead."""
+    yield
+    from schemathesis.pytest._keys import _PYTEST_SCHEMAS_KEY
+    from schemathesis.pytest.plugin import _fire_after_run
+
+    tracked = request.config.stash.get(_PYTEST_SCHEMAS_KEY, {})
+    failures = [failure for schema in tracked.values() for failure in _fire_after_run(schema)]
+    tracked.clear()
+    assert not failures, "\n".join(map(str, failures))
+
+
 @pytest.fixture
 def contract_schema(app, paths):
     return schema_of(app, paths)
