@@ -5,6 +5,7 @@ which suites it leaves out and names at its end, and how many processes run it (
 
 import json
 import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
@@ -278,16 +279,19 @@ def pytest_cmdline_main(config):
 def pytest_configure(config):
     from tests import live
 
-    if hasattr(config, "workerinput"):
-        return  # an xdist worker's terminal is not shown: live.say writes to stderr, which is
+    worker = getattr(config, "workerinput", {}).get("workerid")
 
     def say(line):
         terminal = config.pluginmanager.get_plugin("terminalreporter")
         capture = config.pluginmanager.get_plugin("capturemanager")
-        if terminal is None or capture is None:
+        if capture is None:
             return
         with capture.global_and_fixture_disabled():
-            terminal.write_line(line)
+            if worker:  # a pytest-xdist worker's terminal is not shown; its stderr is the controller's
+                sys.__stderr__.write(f"\n[{worker}] {line}\n")
+                sys.__stderr__.flush()
+            elif terminal is not None:
+                terminal.write_line(line)
 
     live.say = say
 
