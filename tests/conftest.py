@@ -1,11 +1,14 @@
 """Fixtures: a fresh app and database per test (SQLite file, or PostgreSQL when
 DATASET_API_TEST_DATABASE_URL is set), tokens, and an ``api`` client that checks every
-response against the JSON:API 1.0 schema."""
+response against the JSON:API 1.0 schema. Also how a run is made (README, "The two commands"):
+which suites it leaves out and names at its end, and how many processes run it (pytest-xdist)."""
 
 import json
 import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
 import jsonschema
 import pytest
@@ -19,6 +22,14 @@ from dataset_api.models import MODELS
 
 SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 CURSOR_KEY = "test-cursor-key-0123456789abcdef"  # every test app's, as SECRET is
+# Under pytest-xdist each worker (gw0, gw1...) has a PostgreSQL database of its own beside the one
+# named, "<name>_gw0"..., created and dropped by ``fresh_postgres_schema``; the variable is rewritten
+# before anything reads it, so the live servers a worker starts use its database too.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+BASE_PG_URL = os.environ.get("DATASET_API_TEST_DATABASE_URL", "")
+if BASE_PG_URL and WORKER:
+    _base = urlparse(BASE_PG_URL)
+    os.environ["DATASET_API_TEST_DATABASE_URL"] = _base._replace(path=f"{_base.path}_{WORKER}").geturl()
 PG_URL = os.environ.get("DATASET_API_TEST_DATABASE_URL", "")
 MEDIA = "application/vnd.api+json"
 
@@ -55,18 +66,41 @@ def reset_database(config):
     database.close_all()
 
 
+@contextmanager
+def worker_database():
+    """Under pytest-xdist on PostgreSQL: create this worker's database (PG_URL), drop it afterwards."""
+    if not (PG_URL and PG_URL != BASE_PG_URL):
+        yield
+        return
+    import psycopg2
+
+    name = urlparse(PG_URL).path.lstrip("/")
+    admin = psycopg2.connect(urlparse(PG_URL)._replace(path="/postgres").geturl())
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # a killed run's
+            cur.execute(f'CREATE DATABASE "{name}"')
+        yield
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def fresh_postgres_schema():
     """On PostgreSQL, start the run from an empty schema so migrations run as on a new server."""
-    if PG_URL:
-        from dataset_api.db import make_database
+    with worker_database():
+        if PG_URL:
+            from dataset_api.db import make_database
 
-        database = make_database(PG_URL)
-        with database.connection_context():
-            names = ", ".join(f'"{m._meta.table_name}"' for m in MODELS)
-            database.execute_sql(f"DROP TABLE IF EXISTS {names}, schema_migrations CASCADE")
-        database.close_all()
-    yield
+            database = make_database(PG_URL)
+            with database.connection_context():
+                names = ", ".join(f'"{m._meta.table_name}"' for m in MODELS)
+                database.execute_sql(f"DROP TABLE IF EXISTS {names}, schema_migrations CASCADE")
+            database.close_all()
+        yield
 
 
 @pytest.fixture
@@ -183,29 +217,81 @@ def tree(api):
 # --- suites: the slow ones stay out of the default run, and say how to run them ------------------
 
 SLOW = "(slow suite)"  # how a marker's description in pyproject.toml marks a suite left out by default
+# after SLOW, a suite that must have the machine to itself: it kills processes or budgets its time,
+# so a run that can select it runs in one process (no pytest-xdist workers)
+ALONE = "(alone)"
 LEFT_OUT = pytest.StashKey[dict]()
+MAX_WORKERS = 4  # pytest-xdist workers at most (each holds a few hundred MB)
 
 
-def slow_suites(config):
-    """{marker: description} of the markers pyproject.toml describes as "(slow suite) ..."."""
+def _suites(config):
+    """{marker: (description, alone)} of the markers pyproject.toml describes as "(slow suite) ..."."""
     suites = {}
     for line in config.getini("markers"):
         name, _, description = line.partition(":")
-        if description.strip().startswith(SLOW):
-            suites[name.split("(")[0].strip()] = description.strip()[len(SLOW):].strip()
+        description = description.strip()
+        if description.startswith(SLOW):
+            description = description[len(SLOW):].strip()
+            alone = description.startswith(ALONE)
+            suites[name.split("(")[0].strip()] = (description.removeprefix(ALONE).strip(), alone)
     return suites
+
+
+def slow_suites(config):
+    """{marker: description} of the slow suites."""
+    return {name: description for name, (description, _) in _suites(config).items()}
+
+
+def _selects_a_suite_run_alone(config):
+    """True when ``-m`` may select a test of a suite that must run alone."""
+    from _pytest.mark.expression import Expression
+
+    if not config.option.markexpr:
+        return False  # without -m the slow suites are left out (unless named, see _names_files)
+    expression = Expression.compile(config.option.markexpr)
+    return any(expression.evaluate(lambda name, /, suite=suite, **kwargs: name == suite)
+               for suite, (_, alone) in _suites(config).items() if alone)
+
+
+def _names_files(config):
+    """True when the command line names test files or tests (not only folders)."""
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        return False
+    return any(not (config.invocation_params.dir / arg.split("::")[0]).is_dir() for arg in config.args)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """How many processes run the tests (pytest-xdist) unless the command line says (``-n``, or
+    ``-p no:xdist``): one per core, at most MAX_WORKERS, for the whole tree or a selection by marker;
+    one process when the run names test files, or when its ``-m`` may select a suite that must run
+    alone (its marker's description: "(slow suite) (alone) ...")."""
+    if (not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput")
+            or config.option.numprocesses is not None or config.option.collectonly):
+        return
+    if _names_files(config) or _selects_a_suite_run_alone(config):
+        return
+    config.option.numprocesses = min(len(os.sched_getaffinity(0)), MAX_WORKERS)
+    if config.option.numprocesses < 2:
+        config.option.numprocesses = None
 
 
 def pytest_configure(config):
     from tests import live
 
+    worker = getattr(config, "workerinput", {}).get("workerid")
+
     def say(line):
         terminal = config.pluginmanager.get_plugin("terminalreporter")
         capture = config.pluginmanager.get_plugin("capturemanager")
-        if terminal is None or capture is None:
+        if capture is None:
             return
         with capture.global_and_fixture_disabled():
-            terminal.write_line(line)
+            if worker:  # a pytest-xdist worker's terminal is not shown; its stderr is the controller's
+                sys.__stderr__.write(f"\n[{worker}] {line}\n")
+                sys.__stderr__.flush()
+            elif terminal is not None:
+                terminal.write_line(line)
 
     live.say = say
 
@@ -227,6 +313,16 @@ def pytest_collection_modifyitems(config, items):
         config.hook.pytest_deselected(items=[item for group in left.values() for item in group])
         items[:] = kept
     config.stash[LEFT_OUT] = {suite: len(group) for suite, group in left.items()}
+    if hasattr(config, "workeroutput"):  # an xdist worker: the controller prints the summary
+        config.workeroutput["left_out"] = config.stash[LEFT_OUT]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist's controller: what the workers left out (each collects every test)."""
+    left = getattr(node, "workeroutput", {}).get("left_out")
+    if left:
+        node.config.stash[LEFT_OUT] = left
 
 
 def pytest_terminal_summary(terminalreporter, config):

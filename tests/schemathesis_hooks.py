@@ -1,5 +1,6 @@
 """Schemathesis hooks for runs against the served document (``SCHEMATHESIS_HOOKS=tests.schemathesis_hooks
-st run http://HOST/openapi.json ...``; tests/test_outside_contract.py does exactly that).
+st run http://HOST/openapi.json ...``; tests/test_outside_contract.py does exactly that), and for the
+runs in process (tests/test_contract.py imports this module).
 
 They teach the tool the media types openapi.yaml uses beyond plain JSON, so that
 every operation is generated and checked instead of skipped as "serialization not possible":
@@ -93,6 +94,9 @@ def read_csv(ctx, response):
 #   which jsonschema_rs canonicalizes in milliseconds (Draft 4 ignores a `$ref`'s siblings, so a
 #   `not` holding one is left as it is);
 # - the free heap goes back to the system every second (glibc only).
+# And Schemathesis keeps what it builds for each operation it tests until the run (or the pytest
+# test, in process: one test runs every operation as a subtest) ends: both suites run the document
+# in ``batches`` of at most 5 operations, one st run or one pytest test each.
 
 def _split_required(schema):
     """``schema`` with its own ``not`` over ``required`` and other keywords split as above (the
@@ -126,3 +130,21 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c"))
 if hasattr(_libc, "malloc_trim"):  # glibc only; other allocators give pages back themselves
     threading.Thread(target=_return_free_memory, args=(_libc.malloc_trim, 1.0), daemon=True,
                      name="malloc_trim").start()
+
+
+MAX_OPERATIONS = 5
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+
+
+def batches(document, most=MAX_OPERATIONS):
+    """The document's paths in order, in batches of at most ``most`` operations (a path with more
+    is a batch of its own): [(paths, operation count)]."""
+    packed, size = [[]], 0
+    for path, item in document["paths"].items():
+        n = sum(method in item for method in METHODS)
+        if size + n > most and packed[-1]:
+            packed.append([])
+            size = 0
+        packed[-1].append(path)
+        size += n
+    return [(paths, sum(sum(m in document["paths"][p] for m in METHODS) for p in paths)) for paths in packed]

@@ -11,7 +11,7 @@ from openapi_spec_validator import validate
 from dataset_api.registry import RESOURCES, filter_keys
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+SPEC = yaml.load((ROOT / "openapi.yaml").read_text(), yaml.CSafeLoader)  # LibYAML: 5x faster
 METHODS = ("get", "post", "patch", "put", "delete")
 
 
@@ -82,7 +82,7 @@ def test_declared_filters_equal_the_accepted_ones():
 def test_every_operation_documents_its_errors_with_a_schema():
     for path, method, op in operations():
         responses = op["responses"]
-        rpc = path == "/annotations/_rpc"  # JSON-RPC answers in its own error objects
+        rpc = path.startswith("/annotations/_rpc")  # JSON-RPC answers in its own error objects
         assert rpc or "406" in responses, f"{method} {path}"
         for status, response in responses.items():
             if "$ref" in response:

@@ -28,6 +28,7 @@ import pytest
 
 from dataset_api.auth import tokens
 from tests.live import SECRET, Server, step
+from tests.schemathesis_hooks import METHODS, batches
 
 pytestmark = pytest.mark.outside
 
@@ -48,8 +49,6 @@ TIMEOUT = 10 * 60  # beyond a run's budget, a guard against a hang only: the bud
 # peaked between 1.2 and 1.7 GB (docs/design-choices.md, "st's resident memory").
 STATEFUL_TIME = 120
 MIN_TIME = 15
-MAX_OPERATIONS = 5
-METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 # st's resident memory, sampled while it runs (issue #24: it reached 12.9 GB before the hooks gave
 # freed memory back; docs/design-choices.md, "st's resident memory"). The goal is 1.5 GB; runs
 # measured 1.26 to 1.8 GB at their peak (the note feeds' and comments' batches), so the bound held
@@ -99,19 +98,6 @@ def st_command():
 def server(tmp_path_factory):
     with Server(tmp_path_factory.mktemp("outside"), "", workers=2) as srv:
         yield srv
-
-
-def batches(document):
-    """The document's paths in order, in batches of at most MAX_OPERATIONS operations."""
-    packed, size = [[]], 0
-    for path, item in document["paths"].items():
-        n = sum(method in item for method in METHODS)
-        if size + n > MAX_OPERATIONS and packed[-1]:
-            packed.append([])
-            size = 0
-        packed[-1].append(path)
-        size += n
-    return [(paths, sum(sum(m in document["paths"][p] for m in METHODS) for p in paths)) for paths in packed]
 
 
 def resources(document):

@@ -201,7 +201,7 @@ def worst_query(params, limit=0):
 
 def budget(text):
     """Pick each resource's LIMITS step: the largest whose worst index query string fits."""
-    doc = yaml.safe_load(text)
+    doc = yaml.load(text, yaml.CSafeLoader)  # LibYAML: the whole document, 5x faster
     components = doc["components"]["parameters"]
     for resource in RESOURCES.values():
         fixed = [components[p["$ref"].rsplit("/", 1)[1]] for p in doc["paths"][f"/{resource.name}"]["get"]

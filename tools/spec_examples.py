@@ -337,7 +337,7 @@ def main(argv):
     path = spec.PATH.resolve()  # the package links to the repository's document: rewrite that
     text = path.read_text()
     new = rewrite(text, render(collect()))
-    yaml.safe_load(new)
+    yaml.load(new, yaml.CSafeLoader)  # still YAML (LibYAML: 5x faster than safe_load)
     if "--check" in argv:
         return 0 if new == text else 1
     path.write_text(new)
