@@ -180,3 +180,20 @@ def test_a_declaration_the_contract_contradicts_stops_the_app_factory(tmp_path):
     assert "labels: attributes [" in str(stopped.value) and "'color'" in str(stopped.value)
     assert ("labels: include paths ['dataset', 'dataset.project', 'project'] but openapi.yaml says "
             "['dataset', 'dataset.project']") in str(stopped.value)
+
+
+@pytest.mark.parametrize("where", ["attributes", "relationships"])
+def test_a_create_body_that_names_the_wrong_parent_stops_the_app_factory(tmp_path, where):
+    """A create body names its parent as an attribute or a relationship, and its `not` refuses a
+    body with neither: the start-up comparison checks that the `not` names the declared parent."""
+    import copy
+
+    document = copy.deepcopy(spec.document())
+    neither = document["components"]["schemas"]["EntryCreateData"]["not"]["properties"][where]["not"]
+    neither["required"] = ["project_id" if where == "attributes" else "project"]
+    path = tmp_path / "openapi.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(registry.IncompleteResource) as stopped:
+        create_app(Config(data_dir=str(tmp_path), database_url=PG_URL, spec_path=str(path)))
+    assert ("entries: a new record names its parent as ['dataset_id'] or ['dataset'] but openapi.yaml's "
+            "create body requires one of") in str(stopped.value)
