@@ -68,10 +68,16 @@ def fill(api, count, among=50):
 
     project = factories.project(api)
     datasets = [factories.dataset(api, project, f"Set {n}") for n in range(among)]
+    # ids in insertion order, as one insert after another has them (uuid7 is random within a
+    # millisecond, so a bulk insert's were not, and the page after a cursor at the newest id of
+    # its priority had from none to hundreds of newer rows: a plan that changed from run to run)
+    records = [{"id": uuid7(), "dataset_id": dataset["id"], "project_id": project["id"],
+                "priority": i % 10, "resource": f"img-{i}.png", **held(i)}
+               for i in range(count) for dataset in datasets]
+    for record, ordered in zip(records, sorted(r["id"] for r in records), strict=True):
+        record["id"] = ordered
     with db.connection_context(), db.atomic():
-        rows.insert(Entry, [{"id": uuid7(), "dataset_id": dataset["id"], "project_id": project["id"],
-                             "priority": i % 10, "resource": f"img-{i}.png", **held(i)}
-                            for i in range(count) for dataset in datasets], chunk=500)
+        rows.insert(Entry, records, chunk=500)
     with db.connection_context():
         db.execute_sql("ANALYZE entry")
     return datasets[0]
