@@ -42,14 +42,21 @@ def render_one(resource, row, q=None, status=200, headers=None):
     return doc, status, _headers(row, **(headers or {}))
 
 
-def index(resource):
+def index(resource, *, item_cursors=False):
+    """A page of ``resource``; ``item_cursors``: paged by cursor, each record carries the cursor
+    of the page after it (``meta.page.cursor``), to resume from where a reader stopped (the event
+    log)."""
     pairs = query_pairs()
     q = query.parse(resource, pairs, seal=cursor_seal())
     rows, has_more, count = store.page(resource, q)
     included, to_many = build.includes(resource, rows, q.include, store.scope)
-    return document.collection(resource, rows, q, params=pairs, has_more=has_more, count=count,
-                               included=included, to_many=to_many,
-                               next_cursor=query.next_cursor(resource, q, rows, has_more)), 200
+    doc = document.collection(resource, rows, q, params=pairs, has_more=has_more, count=count,
+                              included=included, to_many=to_many,
+                              next_cursor=query.next_cursor(resource, q, rows, has_more))
+    if item_cursors and q.cursor is not None:
+        for row, item in zip(rows, doc["data"], strict=True):
+            item["meta"] = {"page": {"cursor": cursor.encode(q.seal, resource, q, q.terms, row)}}
+    return doc, 200
 
 
 def show(resource, resource_id):

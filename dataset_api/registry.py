@@ -106,6 +106,12 @@ class Resource:
     extra_events: tuple = ()
     event_context: Callable | None = None  # row -> the ids its events name, beyond its own columns
     read_only: bool = False  # records made by the server: only list and show routes
+    # integer columns, not attributes, that end every order before ``id`` (events: ``txid``, so
+    # that the log reads in commit order: docs/events.md)
+    position: tuple = ()
+    # the WHERE condition of the rows every index of it may show yet (None: all), for every caller
+    # (events: those whose place in commit order is settled)
+    settled: Callable | None = None
 
     @property
     def attributes(self):

@@ -64,8 +64,11 @@ def page(resource, q):
     """Return (rows, has_more, count or None) for a parsed index query."""
     model = build.model_of(resource)
     readable = scope(resource, model.select())
+    settled = resource.settled() if resource.settled is not None else None
+    if settled is not None:
+        readable = readable.where(settled)
     select = build.filtered(model, readable, q.filters)
-    rows, has_more = build.page(model, build.ordered(model, select, q.sort), q, readable)
+    rows, has_more = build.page(model, build.ordered(model, select, q.sort, q.tail), q, readable)
     return rows, has_more, select.count() if q.count else None
 
 

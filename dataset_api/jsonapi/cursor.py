@@ -78,6 +78,8 @@ def _digest(seal, resource, query, payload):
 def _kind(resource, name):
     if name == "id":
         return "integer" if resource.id_kind == "integer" else "id"
+    if name in resource.position:
+        return "integer"
     return resource.attributes[name].kind
 
 
