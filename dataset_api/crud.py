@@ -27,19 +27,19 @@ def cursor_seal():
     return cursor.Seal.of(request.state.cursor_key, current_user())
 
 
-def etag(row):
-    return f'"{row.id}.{row.version}"'
+def etag(row, key="id"):
+    return f'"{getattr(row, key)}.{row.version}"'
 
 
-def _headers(row, **extra):
-    return {ETAG_HEADER: etag(row), **extra}
+def _headers(resource, row, **extra):
+    return {ETAG_HEADER: etag(row, resource.key), **extra}
 
 
 def render_one(resource, row, q=None, status=200, headers=None):
     q = q or query.Query()
     included, to_many = build.includes(resource, [row], q.include, store.scope)
     doc = document.single(resource, row, q, included, to_many)
-    return doc, status, _headers(row, **(headers or {}))
+    return doc, status, _headers(resource, row, **(headers or {}))
 
 
 def index(resource, *, item_cursors=False):

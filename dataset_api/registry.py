@@ -91,6 +91,7 @@ class Resource:
     derived: dict = field(default_factory=dict)  # attr -> (parent relationship, parent attr)
     extra_filters: dict = field(default_factory=dict)  # name -> kind (resource-specific filters)
     id_kind: str = "uuid"
+    key: str = "id"  # the column that is a record's id in the API (events: their uid, not their number)
     visible: Callable | None = None
     write: dict = field(default_factory=dict)  # action -> rule name
     before_create: Callable | None = None

@@ -47,7 +47,7 @@ def get_or_404(resource, resource_id, *, lock=False):
     value = key(resource, resource_id)
     row = None
     if value is not None:  # an id no database takes names no record, and is never sent to one
-        select = scope(resource, model.select()).where(model.id == value)
+        select = scope(resource, model.select()).where(build.column(model, resource.key) == value)
         if lock and is_postgresql():
             select = select.for_update(of=model)
         row = select.first()

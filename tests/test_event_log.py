@@ -47,7 +47,7 @@ def test_every_kind_of_event_is_in_the_log_in_commit_order(world):
 
     events, _ = read(api)
     assert set(names(events)) == set(outbox.names())
-    assert [int(e["id"]) for e in events] == sorted(int(e["id"]) for e in events)  # one writer here
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)  # UUIDv7s: in time order
     stamps = [e["attributes"]["at"] for e in events]
     assert stamps == sorted(stamps)
     by_name = {e["attributes"]["name"]: e["attributes"] for e in events}
@@ -62,6 +62,7 @@ def test_every_kind_of_event_is_in_the_log_in_commit_order(world):
     # an event read alone is the same, with an ETag
     one = api.get(f"/events/{events[0]['id']}")
     assert one.status_code == 200 and one.headers["etag"] == f'"{events[0]["id"]}.1"'
+    assert one.json()["data"]["id"] == events[0]["id"]
     assert one.json()["data"]["attributes"] == events[0]["attributes"]
 
 
@@ -100,8 +101,8 @@ def test_filters_sort_and_count(world):
         resp = api.get(f"/events?{query}")
         assert resp.status_code == 400, query
         assert resp.json()["errors"][0]["source"]["parameter"] == parameter
-    assert api.get("/events/999999").status_code == 404
-    assert api.get("/events/not-a-number").status_code == 404
+    assert api.get(f"/events/{uuid.uuid4()}").status_code == 404
+    assert api.get("/events/1").status_code == 404  # its number is not its id
 
 
 def test_a_reader_resumes_after_the_last_event_it_handled(world):
@@ -153,7 +154,7 @@ def test_an_event_committed_late_is_not_skipped(world):
         with slow.cursor() as sql:  # a write in progress: its event has the smaller id
             sql.execute(
                 'INSERT INTO "event" ("uid", "name", "resource_id", "project_id", "payload", "at", '
-                '"redis_pending") VALUES (%s, %s, %s, %s, %s, now(), false) RETURNING "id"',
+                '"redis_pending") VALUES (%s, %s, %s, %s, %s, now(), false) RETURNING "uid"',
                 (str(uuid.uuid4()), "dataset:projects:updated", project["id"], project["id"],
                  json.dumps({"args": {"description": "slow"}, "resource_id": project["id"],
                              "metadata": {"project_id": project["id"]}})))
@@ -165,7 +166,7 @@ def test_an_event_committed_late_is_not_skipped(world):
     finally:
         slow.close()
     events, _ = read(api, cursor=cursor)
-    assert [(int(e["id"]) == slow_id, e["attributes"]["name"]) for e in events] == [
+    assert [(e["id"] == slow_id, e["attributes"]["name"]) for e in events] == [
         (True, "dataset:projects:updated"), (False, "dataset:datasets:created")]
 
 

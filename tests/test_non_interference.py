@@ -1,11 +1,12 @@
 """Non-interference (issue #20): what tenant B reads is the same whether or not tenant A exists.
 
-Two worlds on the test database: in the first, tenant A (organization 1) and tenant B
-(organization 2) both have projects, members, datasets, entries, annotations, notes, webhooks and
-webhook deliveries; in the second only B has. B's callers (its project owner, an annotator and the
-org_owner of its organization) then make the same sequence of requests in both worlds: every index
-under every sort (walked by cursor to the end), every include and sparse fieldset, a filter on every
-filter key of every index with values taken from A's records (its emails, resources, names, ids,
+Two worlds on the test database: in the first, tenant A (organization 1) and tenant B (organization
+2) both have projects, members, datasets, entries, annotations, notes, webhooks, webhook deliveries
+and the events of all this in the log; in the second only B has. B's callers (its project owner, an
+annotator and the org_owner of its organization) then make the same sequence of requests in both
+worlds: every index under every sort (walked by cursor to the end), every include and sparse
+fieldset, a filter on every filter key of every index with values taken from A's records (its
+emails, resources, names, ids,
 timestamps), shows, updates and deletes of A's records, creates naming A's records as parents,
 workflow actions on A's entries, ``next`` in A's dataset, JSON-RPC ``show``/``index``/``create``,
 the export, and cursors: B's own, A's (foreign), another caller's, and forged ones in the format an
@@ -114,6 +115,7 @@ def a_tenant(admin):
     stored["webhook_deliveries"] = admin.get(
         f"/webhook_deliveries?filter[project_id]={project_id}").json()["data"]
     assert stored["webhook_deliveries"], "A's events made no delivery to inspect"
+    stored["events"] = admin.get(f"/events?filter[project_id]={project_id}&page[size]=1000").json()["data"]
     return stored
 
 
@@ -194,7 +196,7 @@ def requests_of(a, b):
     for caller in (owner, worker):
         # updates and deletes of A's records, creates naming A's records as parents
         for name, records in a.items():
-            if name != "webhook_deliveries":
+            if name not in ("webhook_deliveries", "events"):  # read-only
                 record = records[0]
                 body = {"data": {"type": record["type"], "id": record["id"], "attributes": {}}}
                 wanted.append((caller, "PATCH", f"/{name}/{record['id']}", body, False))
@@ -307,6 +309,7 @@ def answers_of(directory, clock, a=None, foreign=()):
         clock.phase(0)
         b = tenant(admin, "bob", 2, 200, 201, 202)
         b["webhook_deliveries"] = admin.get("/webhook_deliveries").json()["data"]
+        b["events"] = admin.get("/events?page[size]=1000").json()["data"]
         if a is None:
             clock.phase(1)
             a = a_tenant(admin)

@@ -75,7 +75,7 @@ def position(model, readable, query):
     keys = query.after
     if isinstance(keys, dict):
         cols = [column(model, name) for name, _ in query.terms]
-        keys = readable.select(*cols).where(model.id == keys["row"]).tuples().first()
+        keys = readable.select(*cols).where(column(model, query.key) == keys["row"]).tuples().first()
         if keys is None:
             raise refused_cursor()
     return keys

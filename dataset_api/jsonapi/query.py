@@ -41,6 +41,7 @@ class Query:
     include: list = field(default_factory=list)  # dotted paths
     fields: dict = field(default_factory=dict)  # type -> set of attribute/relationship names
     tail: tuple = ()  # the resource's ``position`` columns, before ``id`` in every order
+    key: str = "id"  # the resource's ``key``: the column the API's ``id`` names
 
     @property
     def terms(self):
@@ -51,7 +52,7 @@ class Query:
 def parse(resource, pairs, *, collection=True, seal=None):
     """Return the ``Query`` for ``pairs`` ((key, value) tuples); raise ``InvalidQuery``. ``seal``
     (``cursor.Seal``) makes and checks the caller's cursors: without it a cursor is refused."""
-    query = Query(seal=seal, tail=resource.position)
+    query = Query(seal=seal, tail=resource.position, key=resource.key)
     for key, value in pairs:
         if collection and _bracketed(key, "filter"):
             query.filters.append(_filter(resource, key[len("filter["):-1], value))
@@ -77,7 +78,7 @@ def index(resource, *, filters=(), sort=None, page=(), count=None, seal=None):
     ``("size", "20")``), ``sort`` and ``count`` as text or None. Each part meets the rule of its
     query parameter in ``parse``, and a refusal names that parameter (``filter[entry_id]``)."""
     query = Query(filters=[_filter(resource, name, text) for name, text in filters], seal=seal,
-                  tail=resource.position)
+                  tail=resource.position, key=resource.key)
     if sort is not None:
         query.sort = _sort(resource, sort)
     for member, text in page:
@@ -149,6 +150,8 @@ def _filter(resource, name, text):
         value = _convert(lambda t: values.to_json(t, kind), text, key)
     else:
         value = _convert(values.CONVERTERS[kind], text, key)
+    if attr == "id":  # the column the API's ids are
+        attr = resource.key
     return Filter(attr, op, value, "integer" if kind == "integer_list" else kind, key)
 
 

@@ -11,7 +11,8 @@ taken before commit, so a slow transaction can commit an event whose id is below
 already passed; ``txid`` is the writing transaction's id, and a reader is shown only the events of
 transactions older than every one still running (``pg_snapshot_xmin``): whatever commits later
 sorts after everything it was shown. SQLite writes one transaction at a time: ``id`` is commit
-order there, and every ``txid`` is 0.
+order there, and every ``txid`` is 0. Neither is shown: an event's id is its ``uid`` (a UUIDv7), and
+its cursor names it, so no reader learns how many events other projects had.
 """
 
 from peewee import SQL
@@ -72,7 +73,7 @@ EVENTS = register(Resource(
         Attr("dataset_id", "id", readonly=True, nullable=True),
         Attr("entry_id", "id", readonly=True, nullable=True),
     ),
-    id_kind="integer",
+    key="uid",  # its number would tell how many events other projects had since
     visible=_visible,
     events=False,
     read_only=True,
