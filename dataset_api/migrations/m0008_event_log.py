@@ -5,7 +5,8 @@ filters and in commit order. ``created_at`` becomes ``at`` (the attribute's name
 event names (``dataset_id``, ``entry_id``, ``account_id``), until now only in its payload, become
 columns to filter and scope on, filled from the payloads already stored; ``txid`` is the writing
 transaction (PostgreSQL's ``pg_current_xact_id()``, 0 on SQLite), which with ``id`` orders the log
-as transactions commit (docs/events.md, "The event log"). Every change is in place, so the table
+as transactions commit (docs/events.md, "The event log"); on PostgreSQL a trigger notifies the live
+streams of new events. Every change is in place, so the table
 is not rebuilt; each statement reads as peewee writes the live model's columns, so a migrated
 database and one built from the models are the same.
 """
@@ -22,6 +23,15 @@ COLUMNS = {
     "postgresql": ['"dataset_id" VARCHAR(36)', '"entry_id" VARCHAR(36)', '"account_id" BIGINT',
                    '"txid" BIGINT NOT NULL DEFAULT (pg_current_xact_id()::text::bigint)'],
 }
+# PostgreSQL: each statement that writes events notifies the live streams' listeners, at commit
+# (dataset_api/events/live.py); a rolled-back one notifies nobody
+NOTIFY = [
+    'CREATE OR REPLACE FUNCTION "dataset_api_event_notify"() RETURNS trigger LANGUAGE plpgsql AS '
+    "$$ BEGIN PERFORM pg_notify('dataset_api_events', ''); RETURN NULL; END $$",
+    'DROP TRIGGER IF EXISTS "event_notify" ON "event"',
+    'CREATE TRIGGER "event_notify" AFTER INSERT ON "event" FOR EACH STATEMENT '
+    'EXECUTE FUNCTION "dataset_api_event_notify"()',
+]
 INDEXES = ['CREATE INDEX "event_at" ON "event" ("at")',
            'CREATE INDEX "event_txid_id" ON "event" ("txid", "id")',
            'CREATE INDEX "event_project_id_txid_id" ON "event" ("project_id", "txid", "id")']
@@ -44,7 +54,7 @@ def up(database):
     database.execute_sql('DROP INDEX "event_created_at"')
     for column in COLUMNS[kind]:
         database.execute_sql(f'ALTER TABLE "event" ADD COLUMN {column}')
-    for statement in INDEXES:
+    for statement in INDEXES + (NOTIFY if kind == "postgresql" else []):
         database.execute_sql(statement)
     with database.bind_ctx([Event]):
         _fill_ids()

@@ -15,12 +15,18 @@ order there, and every ``txid`` is 0. Neither is shown: an event's id is its ``u
 its cursor names it, so no reader learns how many events other projects had.
 """
 
+from connexion import request
+from connexion.context import context
 from peewee import SQL
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import StreamingResponse
 
-from dataset_api import crud
+from dataset_api import crud, store
 from dataset_api.auth import permissions
-from dataset_api.db import is_postgresql
-from dataset_api.events import outbox
+from dataset_api.db import db, is_postgresql
+from dataset_api.errors import InvalidQuery
+from dataset_api.events import live, outbox
+from dataset_api.jsonapi import build, cursor, document, query
 from dataset_api.models import Event
 from dataset_api.registry import RESOURCES, Attr, Resource, register
 
@@ -88,3 +94,70 @@ def list_events():
 
 
 _list, get_event, *_ = crud.handlers(EVENTS)
+
+
+# --- the live stream (dataset_api/events/live.py) ---------------------------------------------------
+
+STREAM_PARAMETERS = ("follow", "last_event_id")
+RESET = ("The stream cannot resume after that event: it is past retention, or the id was not sent "
+         "by this server to this caller for these filters. Reload what you show, then go on from here.")
+
+
+def _last(q):
+    """The last event of the log the caller reads with ``q``'s filters (its number, transaction
+    and id only), or None."""
+    readable = store.scope(EVENTS, Event.select(Event.txid, Event.id, Event.uid))
+    if (settled := _settled()) is not None:
+        readable = readable.where(settled)
+    return build.filtered(Event, readable, q.filters).order_by(Event.txid.desc(), Event.id.desc()).first()
+
+
+def _start(q, resume):
+    """Where a stream starts: (the event it starts after, or None for the start of the log; and
+    whether the client must reload first). After the event ``resume`` names, from the start of
+    the log (``""``), or at its end (None, or an id the stream cannot resume from)."""
+    with db.connection_context():
+        if resume == "":
+            return None, False
+        if resume is None:
+            return _last(q), False
+        try:
+            q.after = cursor.decode(q.seal, EVENTS, q, q.terms, resume)
+            txid, number = build.position(Event, store.scope(EVENTS, Event.select()), q)
+            return Event(txid=txid, id=number, uid=q.after["row"]), False
+        except (ValueError, InvalidQuery):
+            return _last(q), True
+        finally:
+            q.after = None
+
+
+def _read(q):
+    with db.connection_context():
+        rows, _, _ = store.page(EVENTS, q)
+    return rows
+
+
+async def stream_events(follow=True, last_event_id=None):
+    """``GET /events/stream``: the log as Server-Sent Events from where the client stands."""
+    seal, config = crud.cursor_seal(), request.state.config
+    pairs = [(k, v) for k, v in crud.query_pairs() if k not in STREAM_PARAMETERS]
+    q = query.parse(EVENTS, [*pairs, ("page[cursor]", ""), ("page[size]", str(live.PAGE))], seal=seal)
+    resume = request.headers.get("last-event-id", last_event_id)
+    start, reset = await run_in_threadpool(_start, q, resume)
+    here = cursor.encode(seal, EVENTS, q, q.terms, start) if start is not None else ""
+    q.after = [start.txid, start.id] if start is not None else None
+    # where the client stands, as EventSource keeps it (an id with no data dispatches nothing)
+    opening = [live.frame(here, "reset", {"detail": RESET}) if reset else f"id: {here}\n\n".encode()]
+
+    async def read():
+        rows = await run_in_threadpool(_read, q)
+        if rows:
+            q.after = [rows[-1].txid, rows[-1].id]
+        return [live.frame(cursor.encode(seal, EVENTS, q, q.terms, row), row.name,
+                           document.resource_object(EVENTS, row, q.fields)) for row in rows]
+
+    body = await live.run(read, follow=follow, heartbeat=config.event_stream_heartbeat_seconds,
+                          expires_at=context["token_info"].get("exp"), limit=config.event_streams,
+                          opening=opening)
+    return StreamingResponse(body, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
