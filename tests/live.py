@@ -429,3 +429,34 @@ def claimers(clients, results):
         for entry_id in claimed:
             owners.setdefault(entry_id, set()).add(client.account_id)
     return owners
+
+
+# --- headless Chromium (clients/checks) ----------------------------------------------------------
+
+CHECKS = Path(__file__).resolve().parent.parent / "clients" / "checks"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def require_browser():
+    """Skip (fail under CI) without node, npm and Chromium."""
+    require_tools([("node", shutil.which("node")), ("npm", shutil.which("npm")),
+                   (CHROMIUM, os.access(CHROMIUM, os.X_OK))])
+
+
+def require_tools(tools):
+    missing = [name for name, found in tools if not found]
+    if missing:
+        message = f"needs {', '.join(missing)} (apt-get install -y chromium; node and npm)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def npm_ci_checks():
+    if (CHECKS / "node_modules" / "playwright-core").is_dir():
+        return
+    with step("npm ci in clients/checks (playwright-core)"):
+        done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=CHECKS, capture_output=True,
+                              text=True, timeout=600)
+    if done.returncode:
+        pytest.fail(f"npm ci failed in {CHECKS}:\n{done.stdout}\n{done.stderr}", pytrace=False)

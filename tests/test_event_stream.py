@@ -7,6 +7,7 @@ instances feeding one stream. On SQLite and on PostgreSQL."""
 import json
 import os
 import queue
+import subprocess
 import threading
 import time
 
@@ -16,7 +17,17 @@ import pytest
 from dataset_api.auth import tokens
 from tests import factories as f
 from tests.conftest import Api, app_client, token
-from tests.live import PG_URL, SECRET, Server, dedicated_database
+from tests.live import (
+    CHECKS,
+    CHROMIUM,
+    PG_URL,
+    SECRET,
+    Server,
+    dedicated_database,
+    npm_ci_checks,
+    require_browser,
+    step,
+)
 
 SSE = "text/event-stream"
 
@@ -334,3 +345,51 @@ def test_two_instances_feed_one_stream(served, tmp_path):
             assert [json.loads(e["data"])["attributes"]["resource_id"] for e in got] == made
         finally:
             stream.close()
+
+
+@pytest.mark.browser
+def test_a_browser_eventsource_receives_events_across_a_restart(served, tmp_path):
+    """Chromium's EventSource (clients/checks/event-stream.mjs), authenticated by the auth-token
+    cookie, receives an event another client writes; the server restarts (SIGTERM ends the stream,
+    EventSource reconnects with Last-Event-ID) and the next event arrives, nothing missed or twice."""
+    require_browser()
+    npm_ci_checks()
+    start, url = served
+    server = start(tmp_path / "a", url)
+    server.start()
+    env = dict(os.environ, DATASET_API_URL=server.url, DATASET_API_TOKEN=ADMIN, CHROMIUM_PATH=CHROMIUM)
+    browser = subprocess.Popen(["node", "event-stream.mjs"], cwd=CHECKS, env=env, text=True,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def answer(command=None):
+        if command is not None:
+            browser.stdin.write(command + "\n")
+            browser.stdin.flush()
+        line = browser.stdout.readline().strip()
+        if not line.startswith(("ok", "open")):
+            browser.kill()
+            pytest.fail(f"event-stream.mjs: {line!r}\n{browser.stderr.read()}\n{server.log_tail()}",
+                        pytrace=False)
+        return line
+
+    try:
+        with step(f"an EventSource in headless Chromium ({CHROMIUM})"):
+            answer()  # open
+            with writer(server) as http:
+                before = create_project(http, "Seen live")
+            answer(f"written {before}")
+            port = server.port
+            server.stop()
+            server.start(port=port)  # the page's EventSource reconnects to the same origin
+            with writer(server) as http:
+                after = create_project(http, "After the restart")
+            answer(f"written {after}")
+            reopened = answer(f"expect {before} {after}")
+            assert reopened != "ok (opened 1 times)", reopened  # it reconnected, and missed nothing
+            browser.stdin.write("done\n")
+            browser.stdin.close()
+        assert browser.wait(timeout=30) == 0, browser.stderr.read()
+    finally:
+        if browser.poll() is None:
+            browser.kill()
+        server.stop()

@@ -3,44 +3,18 @@ server (every tag and operation rendered, Authorize with a bearer token, POST /p
 filled-in example body answers 201). Skipped without node, npm or Chromium, except under CI."""
 
 import os
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from dataset_api.auth import tokens
-from tests.live import SECRET, Server, step
+from tests.live import CHECKS, CHROMIUM, SECRET, Server, npm_ci_checks, require_browser, step
 
 pytestmark = pytest.mark.browser
 
-CHECKS = Path(__file__).resolve().parent.parent / "clients" / "checks"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-
-
-def _require(tools):
-    missing = [name for name, found in tools if not found]
-    if missing:
-        message = f"needs {', '.join(missing)} (apt-get install -y chromium; node and npm)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-def _npm_ci():
-    if (CHECKS / "node_modules" / "playwright-core").is_dir():
-        return
-    with step("npm ci in clients/checks (playwright-core)"):
-        done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=CHECKS, capture_output=True,
-                              text=True, timeout=600)
-    if done.returncode:
-        pytest.fail(f"npm ci failed in {CHECKS}:\n{done.stdout}\n{done.stderr}", pytrace=False)
-
-
 def test_swagger_ui_renders_authorizes_and_creates_a_project(tmp_path):
-    _require([("node", shutil.which("node")), ("npm", shutil.which("npm")),
-              (CHROMIUM, os.access(CHROMIUM, os.X_OK))])
-    _npm_ci()
+    require_browser()
+    npm_ci_checks()
     server = Server(tmp_path, "", workers=1)
     server.start()
     try:
