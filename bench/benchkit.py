@@ -130,10 +130,11 @@ class Server:
     """``dataset-api serve`` started for a benchmark: its own data folder, secret and (when given)
     database; stopped by its PID. ``rss()`` reads the memory of the master and its workers."""
 
-    def __init__(self, data_dir, database_url="", workers=2, env=None, args=()):
+    def __init__(self, data_dir, database_url="", workers=2, env=None, args=(), program=None):
         import secrets
 
         self.data_dir, self.database_url, self.workers = data_dir, database_url, workers
+        self.program = program  # another installation's ``dataset-api`` (a release to compare with)
         self.env, self.args = dict(env or {}), list(args)
         self.secret = secrets.token_urlsafe(48)
         self.log_path = Path(data_dir) / "server.log"
@@ -161,7 +162,7 @@ class Server:
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [
-                    Path(sys.executable).parent / "dataset-api",
+                    self.program or Path(sys.executable).parent / "dataset-api",
                     "serve",
                     "--host",
                     "127.0.0.1",
