@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from dataset_api.auth import tokens
+from dataset_api.events import outbox
 from tests import factories as f
 from tests.conftest import Api, app_client, token
 from tests.live import (
@@ -68,10 +69,14 @@ def replay(client, bearer=None, query="", **headers):
 def test_the_stream_replays_the_log_as_get_events_shows_it(world):
     client, api = world
     tree = f.tree(api)
+    f.every_event(api, client, f.project(api, "Every event"))
+    gone = f.project(api, "Gone")
+    assert api.delete(f"/projects/{gone['id']}").status_code == 204
     status, headers, messages = replay(client, query="&last_event_id=")
     assert status == 200 and headers["content-type"].startswith(SSE)
     listed = api.get("/events?page[cursor]=&page[size]=1000").json()["data"]
     sent = events(messages)
+    assert {m["event"] for m in sent} == set(outbox.names())  # every kind of event
     assert [m["event"] for m in sent] == [e["attributes"]["name"] for e in listed]
     assert [json.loads(m["data"]) for m in sent] == [
         {k: v for k, v in e.items() if k != "meta"} for e in listed]
