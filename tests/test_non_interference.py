@@ -8,11 +8,11 @@ worlds: every index under every sort (walked by cursor to the end), every includ
 fieldset, a filter on every filter key of every index with values taken from A's records (its
 emails, resources, names, ids, timestamps), shows, updates and deletes of A's records, creates
 naming A's records as parents, workflow actions on A's entries, ``next`` in A's dataset, JSON-RPC
-``show``/``index``/``create``, the export, and cursors: B's own, A's (foreign), another caller's,
-and forged ones in the format an attacker can read in the source (naming A's rows, B's rows and no
-row). Every answer (status, the headers a client reads, the body: ids, attribute values, counts,
-error codes and details) must be identical in both worlds. Any difference is something B learned
-about A.
+``show``/``index``/``create``, the export, the event stream, and cursors: B's own, A's (foreign),
+another caller's, and forged ones in the format an attacker can read in the source (naming A's rows,
+B's rows and no row). Every answer (status, the headers a client reads, the body: ids, attribute
+values, counts, error codes and details) must be identical in both worlds. Any difference is
+something B learned about A.
 
 Both worlds run on a deterministic clock and id source (``models.base``'s time, date and random
 bytes), phase by phase (B's records, then A's, then B's requests), so that B's records and answers
@@ -241,6 +241,11 @@ def requests_of(a, b):
         for dataset_id in (b_dataset, a_dataset):
             for media in ("application/x-ndjson", "text/csv", "application/json"):
                 wanted.append((caller, "EXPORT", f"/datasets/{dataset_id}/export", media, False))
+    # the event log live: each caller's stream replayed whole, and filtered on A's records
+    for caller in (owner, worker, org):
+        for extra in ("", f"&filter[project_id]={a_project}", f"&filter[entry_id]={a_entry}"):
+            wanted.append((caller, "EXPORT", f"/events/stream?follow=false&last_event_id={extra}",
+                           "text/event-stream", False))
     # B's workers at work: the queue of B's dataset, and B's own cursors reused by other callers
     get(worker, "/entries/next", [("filter[dataset_id]", b_dataset)])
     get(owner, "/projects", [("filter[id]", b_project)])
