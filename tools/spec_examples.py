@@ -297,14 +297,16 @@ def normalised(examples):
     text = UUID.sub(fixed, text)
     text = STAMP.sub("2026-11-28T13:53:00.123456Z", text)
     text = SIGNING_SECRET.sub("whsec_c2hvd24gb25jZSwgd2hlbiBtYWRlOyBuZXZlciBhZ2Fpbi4uLi4=", text)
-    text = CURSOR.sub(lambda m: m.group(1) + unsealed(m.group(2)), text)
+    text = CURSOR.sub(lambda m: m.group(1) + unsealed(m.group(2), fixed), text)
     return json.loads(text)
 
 
-def unsealed(text):
-    """A cursor with a zero tag: its seal binds the session's random ids; what it holds stays."""
+def unsealed(text, fixed):
+    """A cursor with a zero tag (its seal binds the session's random ids) holding what it held,
+    its ids fixed as the rest (``fixed``)."""
     raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    return base64.urlsafe_b64encode(bytes(16) + raw[16:]).rstrip(b"=").decode()
+    payload = UUID.sub(fixed, raw[16:].decode()).encode()
+    return base64.urlsafe_b64encode(bytes(16) + payload).rstrip(b"=").decode()
 
 
 def render(examples):
