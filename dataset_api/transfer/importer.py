@@ -23,7 +23,7 @@ from datetime import timedelta
 
 from peewee import JSONField
 
-from dataset_api import bulkfile, errors, store
+from dataset_api import bulkfile, errors, revisions, store
 from dataset_api.db import db, is_postgresql
 from dataset_api.events import outbox
 from dataset_api.models import Annotation, Entry, utcnow, uuid7
@@ -292,6 +292,8 @@ class Writer:
 
     def __init__(self, dataset, user, on_conflict, outcome):
         self.dataset, self.on_conflict, self.outcome = dataset, on_conflict, outcome
+        self.account_id = user.account_id
+        self.revised = []  # the created annotations' first revisions, per chunk
         self.now = utcnow()
         self.tick = 0
         self.written = 0  # rows inserted
@@ -338,19 +340,22 @@ class Writer:
                     replaced.append(entry_id)
             if notes is not None:
                 for note in json.loads(notes):  # stamped in file order too: they keep their order
-                    at = self.stamp()
-                    self.annotations.add(uuid7(), entry_id, lines.dump(note["dimensions"]),
+                    at, note_id = self.stamp(), uuid7()
+                    self.annotations.add(note_id, entry_id, lines.dump(note["dimensions"]),
                                          lines.dump(note["annotation"]), lines.dump(note["metadata"]), at, at)
+                    self.revised.append({"id": note_id, "entry_id": entry_id, "at": at, **note})
         if dry:
-            self.entries.rows, self.annotations.rows = [], []
+            self.entries.rows, self.annotations.rows, self.revised = [], [], []
             return
         self.written += len(self.entries.rows) + len(self.annotations.rows)
         self.entries.insert()
         if changes:
             db.cursor().executemany(_update_sql(), changes)
         if replaced:
-            Annotation.delete().where(Annotation.entry.in_(replaced)).execute()
+            revisions.keep("deleted", _delete_annotations(replaced), account_id=self.account_id)
         self.annotations.insert()
+        revisions.keep("created", self.revised, account_id=self.account_id, first=True)
+        self.revised = []
 
     def _existing(self, resources):
         """{resource: (id, status, assignee)} of the chunk's resources the dataset holds (one
@@ -363,6 +368,16 @@ class Writer:
             sql += " FOR UPDATE"
         cursor = db.execute_sql(sql, [self.dataset.id, *resources])
         return {resource: rest for resource, *rest in cursor.fetchall()}
+
+
+def _delete_annotations(entry_ids):
+    """Delete the annotations of ``entry_ids``; return them as they were (``revisions.keep``)."""
+    q = db.param
+    cursor = db.execute_sql(f'DELETE FROM "annotation" WHERE "entry_id" IN ({", ".join([q] * len(entry_ids))}) '
+                            f'RETURNING "id", "entry_id", "dimensions", "annotation", "metadata"', entry_ids)
+    read = Annotation.dimensions.python_value
+    return [{"id": note_id, "entry_id": entry_id, "dimensions": read(dimensions), "annotation": read(annotation),
+             "metadata": read(metadata)} for note_id, entry_id, dimensions, annotation, metadata in cursor]
 
 
 def _update_sql():
