@@ -36,7 +36,8 @@ def write_creates(rows):
     """Insert the prepared rows at once, each with its ``created`` event and revision; return
     their results, in order."""
     stored = store.insert_many(ANNOTATIONS, rows)
-    revisions.keep("created", stored)  # numbered: a client id may be a deleted annotation's
+    # new ids are first revisions; a client's id may be a deleted annotation's, numbered after it
+    revisions.keep("created", stored, first=not any("id" in row for row in rows))
     outbox.record_many(ANNOTATIONS, "created", [(row, outbox.written(ANNOTATIONS, row, values))
                                                 for values, row in zip(rows, stored, strict=True)])
     return [methods.flat(row) for row in stored]
