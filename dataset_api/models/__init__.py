@@ -13,5 +13,5 @@ MODELS = [Project, ProjectMember, Dataset, Entry, Annotation, NoteFeed, NoteComm
 BY_NAME = {m.__name__: m for m in MODELS}
 
 __all__ = ["Annotation", "AnnotationRevision", "BaseModel", "Dataset", "Entry", "Event", "NoteComment",
-           "NoteFeed", "Project", "ProjectMember", "UUIDModel", "Webhook", "WebhookDelivery", "MODELS", "BY_NAME",
-           "utcnow", "uuid7"]
+           "NoteFeed", "Project", "ProjectMember", "UUIDModel", "Webhook", "WebhookDelivery", "MODELS",
+           "BY_NAME", "utcnow", "uuid7"]

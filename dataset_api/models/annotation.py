@@ -3,7 +3,6 @@
 from peewee import BigIntegerField, CharField, DateTimeField, ForeignKeyField, IntegerField, JSONField, Model
 
 from dataset_api.db import db
-
 from dataset_api.models.base import UUIDModel, utcnow, uuid7
 from dataset_api.models.dataset import Dataset
 from dataset_api.models.entry import Entry

@@ -373,11 +373,12 @@ class Writer:
 def _delete_annotations(entry_ids):
     """Delete the annotations of ``entry_ids``; return them as they were (``revisions.keep``)."""
     q = db.param
-    cursor = db.execute_sql(f'DELETE FROM "annotation" WHERE "entry_id" IN ({", ".join([q] * len(entry_ids))}) '
-                            f'RETURNING "id", "entry_id", "dimensions", "annotation", "metadata"', entry_ids)
+    marks = ", ".join([q] * len(entry_ids))
+    cursor = db.execute_sql(f'DELETE FROM "annotation" WHERE "entry_id" IN ({marks}) RETURNING "id", '
+                            f'"entry_id", "dimensions", "annotation", "metadata"', entry_ids)
     read = Annotation.dimensions.python_value
-    return [{"id": note_id, "entry_id": entry_id, "dimensions": read(dimensions), "annotation": read(annotation),
-             "metadata": read(metadata)} for note_id, entry_id, dimensions, annotation, metadata in cursor]
+    return [{"id": note, "entry_id": entry, "dimensions": read(dimensions), "annotation": read(annotation),
+             "metadata": read(metadata)} for note, entry, dimensions, annotation, metadata in cursor]
 
 
 def _update_sql():
