@@ -3,8 +3,8 @@
 Two worlds on the test database: in the first, tenant A (organization 1) and tenant B
 (organization 2) both have projects, members, datasets, entries, annotations (and their
 revisions), notes, webhooks and webhook deliveries; in the second only B has. B's callers (its
-project owner, an annotator and the org_owner of its organization) then make the same sequence of requests in both worlds: every index
-under every sort (walked by cursor to the end), every include and sparse fieldset, a filter on every
+project owner, an annotator and the org_owner of its organization) then make the same sequence of
+requests in both worlds: every index under every sort (walked by cursor to the end), every include and sparse fieldset, a filter on every
 filter key of every index with values taken from A's records (its emails, resources, names, ids,
 timestamps), shows, updates and deletes of A's records, creates naming A's records as parents,
 workflow actions on A's entries, ``next`` in A's dataset, the revisions and the restore of A's
