@@ -1,18 +1,19 @@
 """Non-interference (issue #20): what tenant B reads is the same whether or not tenant A exists.
 
-Two worlds on the test database: in the first, tenant A (organization 1) and tenant B
-(organization 2) both have projects, members, datasets, entries, annotations (and their
-revisions), notes, webhooks and webhook deliveries; in the second only B has. B's callers (its
-project owner, an annotator and the org_owner of its organization) then make the same sequence of
-requests in both worlds: every index under every sort (walked by cursor to the end), every include and sparse fieldset, a filter on every
-filter key of every index with values taken from A's records (its emails, resources, names, ids,
-timestamps), shows, updates and deletes of A's records, creates naming A's records as parents,
-workflow actions on A's entries, ``next`` in A's dataset, the revisions and the restore of A's
-annotation, JSON-RPC ``show``/``index``/``create``/``revisions``/``restore``, the export (also
-``as_of``), and cursors: B's own, A's (foreign), another caller's, and forged ones in the format an
-attacker can read in the source (naming A's rows, B's rows and no row). Every answer (status, the
-headers a client reads, the body: ids, attribute values, counts, error codes and details) must be
-identical in both worlds. Any difference is something B learned about A.
+Two worlds on the test database: in the first, tenant A (organization 1) and tenant B (organization
+2) both have projects, members, datasets, entries, annotations (and their revisions), notes,
+webhooks and webhook deliveries; in the second only B has. B's callers (its project owner, an
+annotator and the org_owner of its organization) then make the same sequence of requests in both
+worlds: every index under every sort (walked by cursor to the end), every include and sparse
+fieldset, a filter on every filter key of every index with values taken from A's records (its
+emails, resources, names, ids, timestamps), shows, updates and deletes of A's records, creates
+naming A's records as parents, workflow actions on A's entries, ``next`` in A's dataset, the
+revisions and the restore of A's annotation, JSON-RPC
+``show``/``index``/``create``/``revisions``/``restore``, the export (also ``as_of``), and cursors:
+B's own, A's (foreign), another caller's, and forged ones in the format an attacker can read in the
+source (naming A's rows, B's rows and no row). Every answer (status, the headers a client reads,
+the body: ids, attribute values, counts, error codes and details) must be identical in both worlds.
+Any difference is something B learned about A.
 
 Both worlds run on a deterministic clock and id source (``models.base``'s time, date and random
 bytes), phase by phase (B's records, then A's, then B's requests), so that B's records and answers
