@@ -11,7 +11,7 @@ from contextvars import ContextVar
 
 from dataset_api import rows as sql_rows
 from dataset_api.db import db
-from dataset_api.models import AnnotationRevision, utcnow, uuid7
+from dataset_api.models import AnnotationRevision, utcnow
 
 OPERATIONS = ("created", "updated", "deleted", "restored")
 CHUNK = 1000  # revisions a statement: 10 parameters each, within every driver's bound
@@ -60,7 +60,7 @@ def keep(operation, annotations, *, account_id=None, first=False):
     numbers = {} if first else last_numbers([item["id"] for item in items])
     account_id = _actor() if account_id is None else account_id
     sql_rows.insert(AnnotationRevision, [
-        {"id": uuid7(), "annotation_id": item["id"], "entry_id": item["entry_id"],
+        {"annotation_id": item["id"], "entry_id": item["entry_id"],
          "number": numbers.get(item["id"], 0) + 1, "operation": operation, "account_id": account_id,
          "at": item.get("at") or now, "dimensions": item["dimensions"], "annotation": item["annotation"],
          "metadata": item["metadata"]} for item in items], chunk=CHUNK)

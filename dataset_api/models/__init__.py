@@ -1,6 +1,6 @@
 """Peewee models, one module per area; ``MODELS`` lists them in creation order."""
 
-from dataset_api.models.annotation import Annotation, AnnotationRevision
+from dataset_api.models.annotation import Annotation, AnnotationRevision, JsonText
 from dataset_api.models.base import BaseModel, UUIDModel, utcnow, uuid7
 from dataset_api.models.dataset import Dataset
 from dataset_api.models.entry import Entry
@@ -12,6 +12,6 @@ MODELS = [Project, ProjectMember, Dataset, Entry, Annotation, NoteFeed, NoteComm
           WebhookDelivery, AnnotationRevision]
 BY_NAME = {m.__name__: m for m in MODELS}
 
-__all__ = ["Annotation", "AnnotationRevision", "BaseModel", "Dataset", "Entry", "Event", "NoteComment",
-           "NoteFeed", "Project", "ProjectMember", "UUIDModel", "Webhook", "WebhookDelivery", "MODELS",
-           "BY_NAME", "utcnow", "uuid7"]
+__all__ = ["Annotation", "AnnotationRevision", "BaseModel", "Dataset", "Entry", "Event", "JsonText",
+           "NoteComment", "NoteFeed", "Project", "ProjectMember", "UUIDModel", "Webhook", "WebhookDelivery",
+           "MODELS", "BY_NAME", "utcnow", "uuid7"]

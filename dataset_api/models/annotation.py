@@ -1,9 +1,11 @@
 """Annotations: labelled shapes or values on an entry, and their revisions."""
 
+import json
+
 from peewee import BigIntegerField, CharField, DateTimeField, ForeignKeyField, IntegerField, JSONField, Model
 
 from dataset_api.db import db
-from dataset_api.models.base import UUIDModel, utcnow, uuid7
+from dataset_api.models.base import UUIDModel, uuid7
 from dataset_api.models.dataset import Dataset
 from dataset_api.models.entry import Entry
 from dataset_api.models.project import Project
@@ -19,6 +21,14 @@ class Annotation(UUIDModel):
     created_by_email = CharField(max_length=320, null=True, index=True)
 
 
+class JsonText(str):
+    """A JSON value already encoded (an import's): a revision stores it as it is."""
+
+
+def _dumps(value):
+    return str(value) if isinstance(value, JsonText) else json.dumps(value)
+
+
 class AnnotationRevision(Model):
     """One create, update, delete or restore of an annotation and its values after it (on
     ``deleted``, the values it had). ``annotation_id`` is a plain column, not a foreign key, so
@@ -31,10 +41,10 @@ class AnnotationRevision(Model):
     number = IntegerField()
     operation = CharField(max_length=16)
     account_id = BigIntegerField(null=True)
-    at = DateTimeField(default=utcnow)
-    dimensions = JSONField()
-    annotation = JSONField()
-    metadata = JSONField()
+    at = DateTimeField()  # always given (``revisions.keep``)
+    dimensions = JSONField(dumps=_dumps)
+    annotation = JSONField(dumps=_dumps)
+    metadata = JSONField(dumps=_dumps)
 
     version = 1  # not a column: a revision is never written twice
 

@@ -26,7 +26,7 @@ from peewee import JSONField
 from dataset_api import bulkfile, errors, revisions, store
 from dataset_api.db import db, is_postgresql
 from dataset_api.events import outbox
-from dataset_api.models import Annotation, Entry, utcnow, uuid7
+from dataset_api.models import Annotation, Entry, JsonText, utcnow, uuid7
 from dataset_api.resources.datasets import DATASETS
 from dataset_api.resources.entries import ENTRIES
 from dataset_api.transfer import lines
@@ -39,6 +39,7 @@ CHUNK = 2000  # spooled lines per SELECT and per batch of INSERTs
 ANALYZE_AFTER = 10000  # rows an import writes before PostgreSQL's statistics are refreshed
 MAX_LISTED = 1000  # bad lines listed in an answer; meta.error_count counts them all
 DUPLICATE = "An entry with this resource already exists in the dataset."
+REVISED = ("dimensions", "annotation", "metadata")  # an annotation's values, in its columns' order
 
 
 class Outcome:
@@ -341,9 +342,11 @@ class Writer:
             if notes is not None:
                 for note in json.loads(notes):  # stamped in file order too: they keep their order
                     at, note_id = self.stamp(), uuid7()
-                    self.annotations.add(note_id, entry_id, lines.dump(note["dimensions"]),
-                                         lines.dump(note["annotation"]), lines.dump(note["metadata"]), at, at)
-                    self.revised.append({"id": note_id, "entry_id": entry_id, "at": at, **note})
+                    texts = {name: lines.dump(note[name]) for name in REVISED}
+                    self.annotations.add(note_id, entry_id, *texts.values(), at, at)
+                    # its first revision stores the same texts (not encoded again)
+                    self.revised.append({"id": note_id, "entry_id": entry_id, "at": at,
+                                         **{name: JsonText(text) for name, text in texts.items()}})
         if dry:
             self.entries.rows, self.annotations.rows, self.revised = [], [], []
             return
