@@ -158,6 +158,8 @@ def test_the_revisions_index_and_show(api, world):
     shown = api.get(f"/annotation_revisions/{revision['id']}")
     assert expect(shown, 200) == revision and shown.headers["ETag"] == f'"{revision["id"]}.1"'
     assert revision["relationships"]["entry"]["data"]["id"] == world["entry"]["id"]
+    with_entry = api.get(f"/annotations/{box['id']}/revisions?included=entry").json()
+    assert [e["id"] for e in with_entry["included"]] == [world["entry"]["id"]]
 
 
 def test_an_entry_deleted_takes_its_revisions_with_it(api, world):

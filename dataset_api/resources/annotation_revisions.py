@@ -8,7 +8,7 @@ from dataset_api.db import db
 from dataset_api.errors import Invalid, PreconditionFailed
 from dataset_api.jsonapi import query
 from dataset_api.models import Annotation, AnnotationRevision, Entry
-from dataset_api.registry import Attr, Parent, Resource, register
+from dataset_api.registry import Attr, Include, Parent, Resource, register
 from dataset_api.resources.annotations import ANNOTATIONS
 from dataset_api.resources.entries import ENTRIES
 
@@ -34,6 +34,8 @@ ANNOTATION_REVISIONS = register(Resource(
         Attr("metadata", "object", readonly=True),
     ),
     parents={"entry": Parent("entry_id", "entries")},
+    includes={"entry": Include("entries", "entry_id")},
+    include_paths=("entry",),
     visible=_visible,
     events=False,
     read_only=True,
