@@ -10,11 +10,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from dataset_api import rows as sql_rows
-from dataset_api.db import db
+from dataset_api.db import db, is_postgresql
 from dataset_api.models import AnnotationRevision, utcnow
 
 OPERATIONS = ("created", "updated", "deleted", "restored")
-CHUNK = 1000  # revisions a statement: 10 parameters each, within every driver's bound
+CHUNK = 1000  # revisions an INSERT writes (10 parameters each) and ids a read of numbers names
+COPY_FROM = 100  # revisions written at once from which PostgreSQL takes them by COPY
 _RESTORING = ContextVar("restoring", default=False)
 
 
@@ -46,24 +47,28 @@ def _actor():
 
 def keep(operation, annotations, *, account_id=None, first=False):
     """Write one ``operation`` revision of each of ``annotations`` (rows as written, or dicts
-    naming ``id``, ``entry_id``, ``dimensions``, ``annotation``, ``metadata`` and ``at``) in
-    multi-row INSERTs. A revision's time is its row's ``updated_at`` (that of the write, so that an
-    export ``as_of`` agrees with the annotations' own timestamps), or now for a deletion. Each is
-    numbered after the annotation's last revision, read here, after the caller's write: on
-    PostgreSQL that write holds the annotation's row, so a concurrent change of it waits and
-    numbers its revision after this one. ``first``: the annotations are new, their revisions are
-    number 1. ``account_id`` defaults to the caller's."""
+    naming ``id``, ``entry_id``, ``dimensions``, ``annotation``, ``metadata`` and ``at``): in
+    multi-row INSERTs, or by COPY on PostgreSQL when they are many (a quicker statement there). A
+    revision's time is its row's ``updated_at`` (that of the write, so that an export ``as_of``
+    agrees with the annotations' own timestamps), or now for a deletion. Each is numbered after
+    the annotation's last revision, read here, after the caller's write: on PostgreSQL that write
+    holds the annotation's row, so a concurrent change of it waits and numbers its revision after
+    this one. ``first``: the annotations are new, their revisions are number 1. ``account_id``
+    defaults to the caller's."""
     now = utcnow()
     items = [_values(a, operation != "deleted") for a in annotations]
     if not items:
         return
     numbers = {} if first else last_numbers([item["id"] for item in items])
     account_id = _actor() if account_id is None else account_id
-    sql_rows.insert(AnnotationRevision, [
-        {"annotation_id": item["id"], "entry_id": item["entry_id"],
-         "number": numbers.get(item["id"], 0) + 1, "operation": operation, "account_id": account_id,
-         "at": item.get("at") or now, "dimensions": item["dimensions"], "annotation": item["annotation"],
-         "metadata": item["metadata"]} for item in items], chunk=CHUNK)
+    revisions = [{"annotation_id": item["id"], "entry_id": item["entry_id"],
+                  "number": numbers.get(item["id"], 0) + 1, "operation": operation, "account_id": account_id,
+                  "at": item.get("at") or now, "dimensions": item["dimensions"],
+                  "annotation": item["annotation"], "metadata": item["metadata"]} for item in items]
+    if is_postgresql() and len(revisions) >= COPY_FROM:
+        sql_rows.copy(AnnotationRevision, revisions)
+    else:
+        sql_rows.insert(AnnotationRevision, revisions, chunk=CHUNK)
 
 
 def _values(annotation, stamped):

@@ -327,3 +327,19 @@ def test_the_export_as_of_a_time_has_the_annotations_of_then(api, world):
     refused = api.get(f"/datasets/{world['dataset']['id']}/export?as_of=yesterday",
                       headers={"Accept": "application/x-ndjson"})
     assert refused.status_code == 400 and refused.json()["errors"][0]["source"] == {"parameter": "as_of"}
+
+
+def test_a_large_import_keeps_each_revision_with_its_values_exactly(api, world):
+    """Many revisions at once (COPY on PostgreSQL): text with tabs, line breaks, backslashes and
+    quotes comes back as it was sent."""
+    tricky = "tab\there\nline \\ back \"quoted\" \\N"
+    lines = [{"resource": f"many-{i}.jpg", "annotations": [
+        {"dimensions": {"i": i}, "annotation": {"label": tricky}, "metadata": {"n": [i, tricky]}}]}
+        for i in range(150)]
+    assert upload(api, world["dataset"], ndjson(*lines)).status_code == 200
+    kept = stored_revisions(operation="created", account_id=1)
+    by_value = {r.dimensions["i"]: r for r in kept if "i" in r.dimensions}
+    assert sorted(by_value) == list(range(150))
+    for i, revision in by_value.items():
+        assert (revision.number, revision.annotation, revision.metadata) == (
+            1, {"label": tricky}, {"n": [i, tricky]})
