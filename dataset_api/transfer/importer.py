@@ -360,14 +360,14 @@ class Writer:
 
 
 def _delete_annotations(entry_ids):
-    """Delete the annotations of ``entry_ids``; return them as they were (``revisions.keep``)."""
-    q = db.param
-    marks = ", ".join([q] * len(entry_ids))
-    cursor = db.execute_sql(f'DELETE FROM "annotation" WHERE "entry_id" IN ({marks}) RETURNING "id", '
-                            f'"entry_id", "dimensions", "annotation", "metadata"', entry_ids)
-    read = Annotation.dimensions.python_value
-    return [{"id": note, "entry_id": entry, "dimensions": read(dimensions), "annotation": read(annotation),
-             "metadata": read(metadata)} for note, entry, dimensions, annotation, metadata in cursor]
+    """Delete the annotations of ``entry_ids``; return them as they were (``revisions.keep``), their
+    JSON as the stored text (not decoded: the revisions store it again as it is)."""
+    marks, text = ", ".join([db.param] * len(entry_ids)), "::text" if is_postgresql() else ""
+    returned = ", ".join(f'"{name}"{text}' for name in REVISED)
+    cursor = db.execute_sql(f'DELETE FROM "annotation" WHERE "entry_id" IN ({marks}) '
+                            f'RETURNING "id", "entry_id", {returned}', entry_ids)
+    return [{"id": note, "entry_id": entry, **dict(zip(REVISED, map(JsonText, values), strict=True))}
+            for note, entry, *values in cursor]
 
 
 def _update_sql():
