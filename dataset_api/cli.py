@@ -49,6 +49,7 @@ def worker_class():
 
     from dataset_api import middleware
     from dataset_api.errors import ApiError
+    from dataset_api.events import live
 
     class Protocol(HttpToolsProtocol):
         refusal = None
@@ -151,6 +152,12 @@ def worker_class():
             self.scope["path"] = self.root_path + path
             self.scope["raw_path"] = self.root_path.encode("ascii") + raw
             self.scope["query_string"] = query
+
+        def shutdown(self):
+            """The server stops: the event streams end now (each would hold its connection, and
+            the graceful shutdown, until the timeout)."""
+            live.HUB.close_all()
+            super().shutdown()
 
         def send_400_response(self, msg):
             """Refuse what could not be parsed, after answering the requests read whole before it

@@ -43,7 +43,9 @@ class Config:
     redis_url: str = ""  # publish every event to Redis; empty: no Redis
     redis_prefix: str = ""  # put before every channel and stream name
     redis_stream_maxlen: int = 100_000  # the dataset:events stream keeps about this many
-    event_retention_seconds: int = 7 * 24 * 3600  # then an event and its deliveries are purged
+    event_retention_seconds: int = 30 * 24 * 3600  # then an event and its deliveries are purged
+    event_streams: int = 500  # open GET /events/stream per worker process; more: 503
+    event_stream_heartbeat_seconds: float = 15.0  # a comment on an idle stream this often
     webhook_allow_private: bool = False  # deliver to private, loopback and link-local addresses
     webhook_timeout_seconds: float = 10.0  # one delivery attempt, connect to last byte
     webhook_retry_seconds: float = 5.0  # the first retry's delay; doubled per attempt, with jitter
@@ -87,7 +89,9 @@ class Config:
             redis_url=env.get("DATASET_API_REDIS_URL") or "",
             redis_prefix=env.get("DATASET_API_REDIS_PREFIX") or "",
             redis_stream_maxlen=_int(env, "DATASET_API_REDIS_STREAM_MAXLEN", 100_000),
-            event_retention_seconds=_int(env, "DATASET_API_EVENT_RETENTION_SECONDS", 7 * 24 * 3600),
+            event_retention_seconds=_int(env, "DATASET_API_EVENT_RETENTION_SECONDS", 30 * 24 * 3600),
+            event_streams=_int(env, "DATASET_API_EVENT_STREAMS", 500),
+            event_stream_heartbeat_seconds=_float(env, "DATASET_API_EVENT_STREAM_HEARTBEAT_SECONDS", 15.0),
             webhook_allow_private=_flag(env, "DATASET_API_WEBHOOK_ALLOW_PRIVATE"),
             webhook_timeout_seconds=_float(env, "DATASET_API_WEBHOOK_TIMEOUT_SECONDS", 10.0),
             webhook_retry_seconds=_float(env, "DATASET_API_WEBHOOK_RETRY_SECONDS", 5.0),

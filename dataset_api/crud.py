@@ -27,30 +27,36 @@ def cursor_seal():
     return cursor.Seal.of(request.state.cursor_key, current_user())
 
 
-def etag(row):
-    return f'"{row.id}.{row.version}"'
+def etag(row, key="id"):
+    return f'"{getattr(row, key)}.{row.version}"'
 
 
-def _headers(row, **extra):
-    return {ETAG_HEADER: etag(row), **extra}
+def _headers(resource, row, **extra):
+    return {ETAG_HEADER: etag(row, resource.key), **extra}
 
 
 def render_one(resource, row, q=None, status=200, headers=None):
     q = q or query.Query()
     included, to_many = build.includes(resource, [row], q.include, store.scope)
     doc = document.single(resource, row, q, included, to_many)
-    return doc, status, _headers(row, **(headers or {}))
+    return doc, status, _headers(resource, row, **(headers or {}))
 
 
-def index(resource, pairs=None):
-    """A page of ``resource`` for the request's query string (or ``pairs`` standing for it)."""
+def index(resource, pairs=None, *, item_cursors=False):
+    """A page of ``resource`` for the request's query string (or ``pairs`` standing for it);
+    ``item_cursors``: paged by cursor, each record carries the cursor of the page after it
+    (``meta.page.cursor``), to resume from where a reader stopped (the event log)."""
     pairs = query_pairs() if pairs is None else pairs
     q = query.parse(resource, pairs, seal=cursor_seal())
     rows, has_more, count = store.page(resource, q)
     included, to_many = build.includes(resource, rows, q.include, store.scope)
-    return document.collection(resource, rows, q, params=pairs, has_more=has_more, count=count,
-                               included=included, to_many=to_many,
-                               next_cursor=query.next_cursor(resource, q, rows, has_more)), 200
+    doc = document.collection(resource, rows, q, params=pairs, has_more=has_more, count=count,
+                              included=included, to_many=to_many,
+                              next_cursor=query.next_cursor(resource, q, rows, has_more))
+    if item_cursors and q.cursor is not None:
+        for row, item in zip(rows, doc["data"], strict=True):
+            item["meta"] = {"page": {"cursor": cursor.encode(q.seal, resource, q, q.terms, row)}}
+    return doc, 200
 
 
 def show(resource, resource_id):

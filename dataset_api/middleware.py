@@ -31,6 +31,8 @@ IMPORT_PATH = re.compile(r"^/datasets/[^/]+/import$")
 IMPORT_BODY_TYPES = ("application/x-ndjson", "text/csv")
 EXPORT_PATH = re.compile(r"^/datasets/[^/]+/export$")
 EXPORT_ACCEPTABLE = ("application/x-ndjson", "text/csv", "application/json", "application/*", "text/*", "*/*")
+STREAM_PATH = "/events/stream"  # the live event log: Server-Sent Events, another exception
+STREAM_ACCEPTABLE = ("text/event-stream", "text/*", "*/*")
 METRICS_PATH = "/metrics"  # answers in Prometheus' text format: text/plain, whatever else is asked
 METRICS_ACCEPTABLE = ("text/plain", "text/*", "*/*")
 # The longest request target (path and query string, as sent) served: 64 KiB holds a filter of
@@ -222,6 +224,8 @@ def _only(path):
         return "The server answers with text/plain (version=0.0.4) only."
     if EXPORT_PATH.match(path):
         return "An export is application/x-ndjson, text/csv or application/json (COCO)."
+    if path == STREAM_PATH:
+        return "The event stream is text/event-stream (Server-Sent Events)."
     return "The server answers with application/vnd.api+json only."
 
 
@@ -244,6 +248,8 @@ def _accepts(part, path):
         return kind in METRICS_ACCEPTABLE
     if EXPORT_PATH.match(path):
         return kind in EXPORT_ACCEPTABLE
+    if path == STREAM_PATH:
+        return kind in STREAM_ACCEPTABLE
     if kind == "application/vnd.api+json" and params.strip() and "q=" not in params:
         return False  # JSON:API: media type parameters in Accept are not supported
     return kind in ACCEPTABLE

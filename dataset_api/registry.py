@@ -92,6 +92,7 @@ class Resource:
     derived: dict = field(default_factory=dict)  # attr -> (parent relationship, parent attr)
     extra_filters: dict = field(default_factory=dict)  # name -> kind (resource-specific filters)
     id_kind: str = "uuid"
+    key: str = "id"  # the column that is a record's id in the API (events: their uid, not their number)
     visible: Callable | None = None
     write: dict = field(default_factory=dict)  # action -> rule name
     before_create: Callable | None = None
@@ -108,6 +109,12 @@ class Resource:
     extra_events: tuple = ()
     event_context: Callable | None = None  # row -> the ids its events name, beyond its own columns
     read_only: bool = False  # records made by the server: only list and show routes
+    # integer columns, not attributes, that end every order before ``id`` (events: ``txid``, so
+    # that the log reads in commit order: docs/events.md)
+    position: tuple = ()
+    # the WHERE condition of the rows every index of it may show yet (None: all), for every caller
+    # (events: those whose place in commit order is settled)
+    settled: Callable | None = None
 
     @property
     def attributes(self):

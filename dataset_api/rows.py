@@ -20,8 +20,10 @@ def insert(model, rows, *, key=None, chunk=100):
         return [] if key else None
     meta = model._meta
     rows = [{**meta.get_default_dict(), **values} for values in rows]
-    # an auto-incremented id no row gives is left to the database (PostgreSQL refuses NULL for it)
-    fields = tuple(f for f in meta.sorted_fields if not (isinstance(f, AutoField) and f.name not in rows[0]))
+    # an auto-incremented id no row gives is left to the database (PostgreSQL refuses NULL for it),
+    # as is a column the database fills (``filled_by_database``: the event's transaction)
+    fields = tuple(f for f in meta.sorted_fields if not (isinstance(f, AutoField) and f.name not in rows[0])
+                   and not getattr(f, "filled_by_database", False))
     columns = [column(field) for field in fields]
     stored = {}
     for part in chunked(rows, chunk):

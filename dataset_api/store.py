@@ -47,7 +47,7 @@ def get_or_404(resource, resource_id, *, lock=False):
     value = key(resource, resource_id)
     row = None
     if value is not None:  # an id no database takes names no record, and is never sent to one
-        select = scope(resource, model.select()).where(model.id == value)
+        select = scope(resource, model.select()).where(build.column(model, resource.key) == value)
         if lock and is_postgresql():
             select = select.for_update(of=model)
         row = select.first()
@@ -64,8 +64,11 @@ def page(resource, q):
     """Return (rows, has_more, count or None) for a parsed index query."""
     model = build.model_of(resource)
     readable = scope(resource, model.select())
+    settled = resource.settled() if resource.settled is not None else None
+    if settled is not None:
+        readable = readable.where(settled)
     select = build.filtered(model, readable, q.filters)
-    rows, has_more = build.page(model, build.ordered(model, select, q.sort), q, readable)
+    rows, has_more = build.page(model, build.ordered(model, select, q.sort, q.tail), q, readable)
     return rows, has_more, select.count() if q.count else None
 
 

@@ -150,6 +150,92 @@ def one_of_each(api, tree):
             "note_comments": comment, "all_entries": made}
 
 
+def every_event(api, client, project):
+    """Every kind of event docs/events.md lists but a project's create and delete, on ``project``
+    (made by the caller of ``api``, an admin): each resource created, updated and deleted, the
+    workflow's moves (annotator 5, reviewer 6), a dataset completed, an import, then the dataset
+    deleted. Returns the dataset and its three entries."""
+    # every resource: created, updated, deleted
+    api.patch(
+        f"/projects/{project['id']}",
+        {"data": {"type": "dataset:projects", "id": project["id"], "attributes": {"description": "d"}}},
+    )
+    ann = member(api, project, 5, "annotator")
+    member(api, project, 6, "reviewer")
+    api.patch(
+        f"/project_members/{ann['id']}",
+        {"data": {"type": "dataset:project_members", "id": ann["id"], "attributes": {"name": "Ann"}}},
+    )
+    spare = member(api, project, 9, "annotator")
+    assert api.delete(f"/project_members/{spare['id']}").status_code == 204
+    photos = dataset(api, project, sample_rate=1)
+    api.patch(
+        f"/datasets/{photos['id']}",
+        {"data": {"type": "dataset:datasets", "id": photos["id"], "attributes": {"name": "Renamed"}}},
+    )
+    first, second, third = entries(api, photos, 3)
+    api.patch(
+        f"/entries/{third['id']}",
+        {"data": {"type": "dataset:entries", "id": third["id"], "attributes": {"priority": 9}}},
+    )
+    box = annotation(api, first)
+    api.patch(
+        f"/annotations/{box['id']}",
+        {
+            "data": {
+                "type": "dataset:annotations",
+                "id": box["id"],
+                "attributes": {"metadata": {"v": 2}},
+            }
+        },
+    )
+    feed = note_feed(api, first)
+    api.patch(
+        f"/note_feeds/{feed['id']}",
+        {
+            "data": {
+                "type": "dataset:note_feeds",
+                "id": feed["id"],
+                "attributes": {"content_md": "Edited"},
+            }
+        },
+    )
+    comment = note_comment(api, feed)
+    api.patch(
+        f"/note_comments/{comment['id']}",
+        {
+            "data": {
+                "type": "dataset:note_comments",
+                "id": comment["id"],
+                "attributes": {"content_md": "No."},
+            }
+        },
+    )
+    assert api.delete(f"/note_comments/{comment['id']}").status_code == 204
+    assert api.post(f"/note_feeds/{feed['id']}/resolve").status_code == 200
+    assert api.delete(f"/note_feeds/{feed['id']}").status_code == 204
+    assert api.delete(f"/annotations/{box['id']}").status_code == 204
+    # the workflow
+    annotator, reviewer = caller(client, 5), caller(client, 6)
+    assign(api, second, 5)
+    assign(api, second, None)
+    expect(select(annotator, second), 200)
+    expect(submit(annotator, second), 200)  # sampled at rate 1: on to review
+    expect(next_entry(reviewer, photos), 200)  # claims it: selected
+    expect(submit(reviewer, second, {"data": {"attributes": {"approved": True}}}), 200)
+    expect(error(api, first), 200)
+    assert api.delete(f"/entries/{third['id']}").status_code == 204  # done: the dataset completes
+    # an import
+    resp = client.post(
+        f"/datasets/{photos['id']}/import",
+        content='{"resource": "imp.png"}\n',
+        headers={"Authorization": f"Bearer {token()}", "Content-Type": "application/x-ndjson"},
+    )
+    assert resp.status_code == 200, resp.text
+    assert api.delete(f"/datasets/{photos['id']}").status_code == 204
+    return SimpleNamespace(dataset=photos, first=first, second=second, third=third)
+
+
 def populate(api, *, projects=1, datasets=2, entries=1, team=(), tag="p"):
     """``projects`` projects of ``datasets`` datasets of ``entries`` pending entries each, every
     entry with an annotation, a note feed on it and a comment on that; ``team`` (``(account_id,

@@ -6,8 +6,9 @@ They teach the tool the media types openapi.yaml uses beyond plain JSON, so that
 every operation is generated and checked instead of skipped as "serialization not possible":
 - request bodies: ``application/vnd.api+json`` is JSON; ``application/x-ndjson`` is one JSON value
   per line; ``text/csv`` is a header line and one row per object (DESIGN §10's import formats);
-- responses: NDJSON is read back as the array of its lines and CSV as its text, as the export's
-  schemas describe them, for the response checks (YAML and JSON are built in).
+- responses: NDJSON is read back as the array of its lines, CSV and the event stream as their
+  text, as their schemas describe them, for the response checks (YAML and JSON are built in);
+- the event stream is read with follow=false, so that it ends (see below).
 - string formats: ``json`` (the JSON filter values, ``filter[metadata]={"k": 1}``) is JSON object
   text, so that generated filters reach the containment query and not only the 400 for text that
   is not JSON (which the document allows: it is a plain string to every tool that does not know
@@ -80,6 +81,27 @@ def read_ndjson(ctx, response):
 @schemathesis.deserializer("text/csv")
 def read_csv(ctx, response):
     return response.content.decode("utf-8")  # the export's CSV: a string, as its schema says
+
+
+@schemathesis.deserializer("text/event-stream")
+def read_event_stream(ctx, response):
+    return response.content.decode("utf-8")  # the event stream: a string, as its schema says
+
+
+# --- the event stream ------------------------------------------------------------------------------
+# GET /events/stream keeps its answer open for what comes (follow, true by default) until the
+# client leaves: a request with it would never end. The documented way a script or a contract test
+# reads it is follow=false (the events in the log, then the end), which replaces a follow the
+# server would take as true (absent, or "true" in any case); every other value, valid or not, is
+# sent as generated (false, or what the server refuses with 400).
+
+@schemathesis.hook("map_query").apply_to(path="/events/stream")
+def replay_the_event_stream(ctx, query):
+    query = dict(query or {})
+    follow = query.get("follow", True)
+    if follow is True or (isinstance(follow, str) and follow.lower() == "true"):
+        query["follow"] = False
+    return query
 
 
 # --- memory ----------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ Every database here is a throwaway of the test's own: SQLite files under ``tmp_p
 DATASET_API_TEST_DATABASE_URL is set, PostgreSQL databases created beside the test database and
 dropped afterwards, so the tables other tests share are never touched."""
 
+import json
 from contextlib import ExitStack
 
 import pytest
@@ -14,7 +15,7 @@ from playhouse.migrate import SchemaMigrator
 from dataset_api import migrations
 from dataset_api.db import make_database
 from dataset_api.migrations import m0001_initial, m0003_entry_queue_index
-from dataset_api.models import MODELS, Annotation, AnnotationRevision, Dataset, Entry, Project, Webhook
+from dataset_api.models import MODELS, Annotation, AnnotationRevision, Dataset, Entry, Event, Project, Webhook
 from tests.live import PG_URL, dedicated_database
 
 LISTING_INDEX = "entry_dataset_status_priority_created"
@@ -232,3 +233,29 @@ def test_0009_gives_each_stored_annotation_its_first_revision(blank_database, mo
         assert (revision.dimensions, revision.annotation, revision.metadata) == (
             {"x": n}, {"label": "bird"}, {"n": n})
         assert revision.at == note.updated_at
+
+
+def test_0008_fills_the_event_columns_from_stored_payloads(blank_database, monkeypatch):
+    """Events stored before the log keep their ids in their payload only: 0008 copies them into
+    the columns the log filters and scopes on, renames ``created_at`` to ``at``, and orders the
+    stored events after one another as they were (one transaction: their ids)."""
+    database = blank_database("event_log")
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:7])
+    migrations.migrate(database)
+    metadata = {"at": "2026-12-01T10:00:00Z", "account_id": 7, "project_id": "p1",
+                "dataset_id": "d1", "entry_id": "e1"}
+    with database.connection_context():
+        for uid, meta in (("u1", metadata), ("u2", {**metadata, "entry_id": None, "account_id": None})):
+            payload = json.dumps({"args": {"a": 1}, "resource_id": "r", "metadata": meta})
+            param = database.param
+            database.execute_sql(
+                'INSERT INTO "event" ("uid", "name", "resource_id", "project_id", "payload", "created_at", '
+                f'"redis_pending") VALUES ({", ".join([param] * 7)})',
+                (uid, "dataset:entries:created", "r", "p1", payload, "2026-12-01 10:00:00", False))
+    monkeypatch.undo()
+    assert migrations.migrate(database)[0] == 8
+    with database.bind_ctx([Event]), database.connection_context():
+        first, second = Event.select().order_by(Event.txid, Event.id)
+    assert (first.uid, first.dataset_id, first.entry_id, first.account_id) == ("u1", "d1", "e1", 7)
+    assert (second.uid, second.dataset_id, second.entry_id, second.account_id) == ("u2", "d1", None, None)
+    assert first.args == {"a": 1} and first.at.year == 2026

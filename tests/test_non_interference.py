@@ -2,13 +2,13 @@
 
 Two worlds on the test database: in the first, tenant A (organization 1) and tenant B (organization
 2) both have projects, members, datasets, entries, annotations (and their revisions), notes,
-webhooks and webhook deliveries; in the second only B has. B's callers (its project owner, an
-annotator and the org_owner of its organization) then make the same sequence of requests in both
-worlds: every index under every sort (walked by cursor to the end), every include and sparse
-fieldset, a filter on every filter key of every index with values taken from A's records (its
-emails, resources, names, ids, timestamps), shows, updates and deletes of A's records, creates
-naming A's records as parents, workflow actions on A's entries, ``next`` in A's dataset, the
-revisions and the restore of A's annotation, JSON-RPC
+webhooks, webhook deliveries and the events of all this in the log; in the second only B has. B's
+callers (its project owner, an annotator and the org_owner of its organization) then make the same
+sequence of requests in both worlds: every index under every sort (walked by cursor to the end),
+every include and sparse fieldset, a filter on every filter key of every index with values taken
+from A's records (its emails, resources, names, ids, timestamps), shows, updates and deletes of A's
+records, creates naming A's records as parents, workflow actions on A's entries, ``next`` in A's
+dataset, the revisions and the restore of A's annotation, JSON-RPC
 ``show``/``index``/``create``/``revisions``/``restore``, the export (also ``as_of``), and cursors:
 B's own, A's (foreign), another caller's, and forged ones in the format an attacker can read in the
 source (naming A's rows, B's rows and no row). Every answer (status, the headers a client reads,
@@ -116,6 +116,7 @@ def a_tenant(admin):
     stored["webhook_deliveries"] = admin.get(
         f"/webhook_deliveries?filter[project_id]={project_id}").json()["data"]
     assert stored["webhook_deliveries"], "A's events made no delivery to inspect"
+    stored["events"] = admin.get(f"/events?filter[project_id]={project_id}&page[size]=1000").json()["data"]
     stored["annotation_revisions"] = revisions_of(admin, made["annotations"])
     return stored
 
@@ -325,6 +326,7 @@ def answers_of(directory, clock, a=None, foreign=()):
         clock.phase(0)
         b = tenant(admin, "bob", 2, 200, 201, 202)
         b["webhook_deliveries"] = admin.get("/webhook_deliveries").json()["data"]
+        b["events"] = admin.get("/events?page[size]=1000").json()["data"]
         b["annotation_revisions"] = revisions_of(admin, b["annotations"])
         if a is None:
             clock.phase(1)

@@ -298,6 +298,44 @@ def test_included_and_relationships_hold_only_readable_records(world, caller, re
                 }, (item["id"], relationship)
 
 
+# ------------------------------------------------------------------------ reading: the event log
+# docs/permissions.md, "The event log": owners read every event of their projects, workers the
+# events about the records they may read now (READS), so each caller's log is about READS' records.
+
+def record_of(world, event):
+    """(resource, key) of the record an event is about (an import's: its dataset)."""
+    name = event["attributes"]["name"]
+    resource = "datasets" if name == "dataset:entries:imported" else name.split(":")[1]
+    return resource, world.key(resource, event["attributes"]["resource_id"])
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_the_event_log_holds_the_events_about_what_the_caller_may_read(world, caller):
+    api = world.as_(caller)
+    body = api.get("/events?page[size]=1000&count=true").json()
+    assert {record_of(world, event) for event in body["data"]} == {
+        (resource, key) for resource, keys in READS[caller].items() for key in keys}
+    assert body["meta"]["count"] == len(body["data"])
+    listed = {event["id"] for event in body["data"]}
+    for event in world.as_("admin").get("/events?page[size]=1000").json()["data"]:
+        assert api.get(f"/events/{event['id']}").status_code == (200 if event["id"] in listed else 404)
+
+
+def test_an_event_about_a_record_deleted_since_is_the_owners_only(world):
+    annotation = world.id("annotations", "A/assigned")
+
+    def log(caller):
+        events = world.as_(caller).get(f"/events?filter[resource_id]={annotation}").json()["data"]
+        return [event["attributes"]["name"] for event in events]
+
+    assert log("annotator") == ["dataset:annotations:created"]
+    assert world.as_("admin").delete(f"/annotations/{annotation}").status_code == 204
+    assert log("annotator") == []
+    for owner in OWNERS_OF_A:
+        assert log(owner) == ["dataset:annotations:created", "dataset:annotations:deleted"]
+    assert log("other_project_member") == log("org_owner_2") == []
+
+
 @pytest.mark.parametrize("parameter", ["include", "included"])
 def test_the_annotator_listing_entries_with_everything_included_sees_only_its_records(world, parameter):
     resp = world.as_("annotator").get(f"/entries?{parameter}=dataset,project,annotations,note_feeds")

@@ -7,6 +7,7 @@ declarations exactly, so they are derived from them:
 - ``# BEGIN show <res>``: the show's plain ``fields``;
 - ``# BEGIN next-filters entries``: ``GET /entries/next``'s fields and filters (dataset required);
 - ``# BEGIN export-filters entries``: ``GET /datasets/{id}/export``'s filters (the index's);
+- ``# BEGIN stream-filters events``: ``GET /events/stream``'s fields and filters (the index's; no sort);
 - ``# BEGIN fields-types``: one ``fields[TYPE]`` parameter per type;
 - ``# BEGIN rpc-sort <res>``: the JSON-RPC ``index`` method's ``sort``, described as the index's
   (no type: a bad value is -32602 in a 200 answer, not a request the schema refuses).
@@ -230,14 +231,16 @@ def render(text):
                      for line in block(RESOURCES[res], indent)[1:]]
         elif kind == "export-filters":  # an export takes the index's filters (no sort, no fields)
             lines = block(RESOURCES[res], indent)[2:]
+        elif kind == "stream-filters":  # a stream: the index's fields and filters (commit order)
+            lines = block(RESOURCES[res], indent)[1:]
         else:
             lines = fields_types(indent)
         tail = f" {res}" if res else ""
         body = "\n".join(lines)
         return f"{indent}# BEGIN {kind}{tail}\n{body}\n{indent}# END {kind}{tail}"
 
-    return re.sub(r"^( *)# BEGIN (filters|next-filters|export-filters|show|fields-types|rpc-sort) ?(\w*)\n.*?"
-                  r"^\1# END \2 ?\3\n?",
+    kinds = "filters|next-filters|export-filters|stream-filters|show|fields-types|rpc-sort"
+    return re.sub(rf"^( *)# BEGIN ({kinds}) ?(\w*)\n.*?^\1# END \2 ?\3\n?",
                   lambda m: replace(m) + "\n", text, flags=re.S | re.M)
 
 

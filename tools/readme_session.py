@@ -227,9 +227,18 @@ def _events(block, folder):
     return problems
 
 
+def _activity(block, folder):
+    events = [line.split() for line in block.stdout.splitlines()]
+    names = [name for _, name, _ in events]
+    if names[-2:] != ["dataset:entries:selected", "dataset:entries:submitted"] \
+            or any(account != "1" for _, _, account in events):
+        return [f"the entry's activity ends claimed and submitted, by account 1: {block.stdout}"]
+    return []
+
+
 CHECKS = {("A first session", 1): _first_session, ("A first session", 2): _queue,
           ("A first session", 3): _import_export, ("Bulk import and export", 1): _bulk,
-          ("Events and webhooks", 1): _events}
+          ("Events and webhooks", 1): _events, ("Events and webhooks", 2): _activity}
 
 
 def log_problems(log):

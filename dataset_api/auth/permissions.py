@@ -42,7 +42,7 @@ def _member_in(user, project_column, roles):
     return project_column.in_(projects) if projects else None
 
 
-def _any(*conditions):
+def any_of(*conditions):
     """The OR of the conditions that are not None; false when all are."""
     kept = [c for c in conditions if c is not None]
     return reduce(operator.or_, kept) if kept else NOTHING
@@ -58,12 +58,18 @@ def _owned(user, project_column):
 
 def owned(user, project_column):
     """Rows of projects the user owns (membership or organization)."""
-    return _any(*_owned(user, project_column))
+    return any_of(*_owned(user, project_column))
+
+
+def worked_in(user, project_column):
+    """Rows of projects where the user is a worker (reviewer or annotator); None when it is
+    nowhere."""
+    return _member_in(user, project_column, [REVIEWER, ANNOTATOR])
 
 
 def member(user, project_column):
     """Rows of projects the user owns or works in."""
-    return _any(*_owned(user, project_column), _member_in(user, project_column, [REVIEWER, ANNOTATOR]))
+    return any_of(*_owned(user, project_column), _member_in(user, project_column, [REVIEWER, ANNOTATOR]))
 
 
 def visible_entries(user):
@@ -74,8 +80,8 @@ def visible_entries(user):
     worked = _member_in(user, Entry.project, [REVIEWER, ANNOTATOR])
     if worked is not None:
         worked &= (Entry.assigned_to_id == me) | (Entry.submitted_by_id == me) | (Entry.reviewed_by_id == me)
-    return _any(*_owned(user, Entry.project), worked,
-                Entry.assigned_to_id.is_null() & _any(*waiting) if waiting else None)
+    return any_of(*_owned(user, Entry.project), worked,
+                Entry.assigned_to_id.is_null() & any_of(*waiting) if waiting else None)
 
 
 def scope(resource, select):

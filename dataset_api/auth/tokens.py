@@ -33,6 +33,11 @@ class Verifier:
             self.key, self.algorithms = secret, ["HS256"]
         self._verified = {}  # token -> (User, exp); only tokens whose signature checked out
 
+    def expires(self, token):
+        """When a token ``user`` accepted expires (its ``exp``, seconds since the epoch), or None."""
+        known = self._verified.get(token)
+        return known[1] if known is not None else None
+
     def user(self, token):
         """Return the ``User`` of a valid token, or None (missing exp, expired, bad signature)."""
         known = self._verified.get(token)
@@ -125,8 +130,9 @@ def bearer_info(token, request):
     """Connexion ``x-bearerInfoFunc``: token info dict, or None for a 401. Connexion resolves it
     by import path, one function for every app, so the verifier (each app has its own keys) comes
     from the request's state (``config.RequestState``)."""
-    user = request.state.verifier.user(token)
-    return {"sub": user.account_id, "user": user} if user else None
+    verifier = request.state.verifier
+    user = verifier.user(token)
+    return {"sub": user.account_id, "user": user, "exp": verifier.expires(token)} if user else None
 
 
 def cookie_info(token, request):

@@ -1,6 +1,7 @@
-"""The outbox: ``emit`` writes an event, and one delivery row per webhook that wants it, in the
-transaction of the change it reports, so a rolled-back change leaves no event. An event is written
-only while something consumes it: an enabled webhook of its project that wants it, or Redis."""
+"""The outbox and the event log: ``emit`` writes an event, and one delivery row per webhook that
+wants it, in the transaction of the change it reports, so a rolled-back change leaves no event.
+Every event is written, whoever listens: the log is a resource (``GET /events``, docs/events.md)
+kept for the retention period."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,25 +81,24 @@ def emit_many(resource, kind, items):
     ``project_id``, ``dataset_id`` and ``entry_id`` they name): one read of webhooks per project,
     one INSERT of events and one of deliveries in all (one statement for both, for one event on
     PostgreSQL: each statement is a round trip there, the bulk of an event's cost)."""
-    name, now = f"{resource.type}:{kind}", utcnow()
+    name, now, actor = f"{resource.type}:{kind}", utcnow(), _actor()
     hooks, events, targets = {}, [], []
     for resource_id, args, metadata in items:
         project_id = metadata.get("project_id")
         if project_id not in hooks:
             hooks[project_id] = webhooks_of(project_id)
-        wanted = [hook for hook, names in hooks[project_id] if not names or name in names]
-        if not wanted and not SETTINGS.redis:
-            continue
-        metadata = {"at": render_timestamp(now), "account_id": _actor(), "project_id": None,
+        metadata = {"at": render_timestamp(now), "account_id": actor, "project_id": None,
                     "dataset_id": None, "entry_id": None, **_plain(metadata)}
         events.append({"uid": uuid7(), "name": name, "resource_id": str(resource_id),
-                       "project_id": project_id, "created_at": now, "redis_pending": SETTINGS.redis,
+                       "project_id": project_id, "dataset_id": metadata["dataset_id"],
+                       "entry_id": metadata["entry_id"], "account_id": metadata["account_id"],
+                       "at": now, "redis_pending": SETTINGS.redis,
                        "payload": {"args": _plain(args or {}), "resource_id": str(resource_id),
                                    "metadata": metadata}})
-        targets.append(wanted)
+        targets.append([hook for hook, names in hooks[project_id] if not names or name in names])
     if not events:
         return 0
-    if len(events) == 1 and targets[0] and is_postgresql():
+    if len(events) == 1 and is_postgresql():
         _event_with_deliveries(events[0], targets[0], f"{resource.type}:{events[0]['resource_id']}")
         return 1
     stored = rows.insert(Event, events, key="uid")  # their ids read back, in order
@@ -111,7 +111,8 @@ def emit_many(resource, kind, items):
     return len(events)
 
 
-EVENT_COLUMNS = ("uid", "name", "resource_id", "project_id", "payload", "created_at", "redis_pending")
+EVENT_COLUMNS = ("uid", "name", "resource_id", "project_id", "dataset_id", "entry_id", "account_id",
+                 "payload", "at", "redis_pending")
 EVENT_WITH_DELIVERIES = (  # PostgreSQL: the event, and its deliveries with its id, in one statement
     'WITH e AS (INSERT INTO "event" ({columns}) VALUES ({marks}) RETURNING "id") '
     'INSERT INTO "webhook_delivery" ("id", "webhook_id", "event_id", "project_id", "event_name", '
@@ -122,8 +123,9 @@ EVENT_WITH_DELIVERIES = (  # PostgreSQL: the event, and its deliveries with its 
 
 
 def _event_with_deliveries(event, webhooks, record):
+    """One event and its deliveries (none: the event alone), in one statement."""
     values = [rows.column(Event._meta.fields[c])[1](event[c]) for c in EVENT_COLUMNS]
-    now = event["created_at"]
+    now = event["at"]
     db.execute_sql(EVENT_WITH_DELIVERIES, (
         *values, event["project_id"], event["name"], event["uid"], record, now, now, now,
         [uuid7() for _ in webhooks], list(webhooks)))

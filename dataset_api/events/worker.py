@@ -158,7 +158,7 @@ class Worker:
         if hook.previous_secret and hook.previous_secret_expires_at and hook.previous_secret_expires_at > now:
             secrets.append(hook.previous_secret)
         event = row.event
-        text = delivery.body(event.name, render_timestamp(event.created_at), event.payload)
+        text = delivery.body(event.name, render_timestamp(event.at), event.payload)
         return delivery.attempt(self.http, hook.url, event.uid, text, secrets,
                                 allow_private=self.config.webhook_allow_private,
                                 timeout=self.config.webhook_timeout_seconds)
@@ -209,12 +209,12 @@ class Worker:
     def purge(self):
         """Delete events older than the retention period, with their deliveries (delivered or not)."""
         cutoff = utcnow() - timedelta(seconds=self.config.event_retention_seconds)
-        if not Event.select(Event.id).where(Event.created_at < cutoff).limit(1).exists():
+        if not Event.select(Event.id).where(Event.at < cutoff).limit(1).exists():
             return 0
         with db.atomic():
-            old = Event.select(Event.id).where(Event.created_at < cutoff)
+            old = Event.select(Event.id).where(Event.at < cutoff)
             WebhookDelivery.delete().where(WebhookDelivery.event.in_(old)).execute()
-            return Event.delete().where(Event.created_at < cutoff).execute()
+            return Event.delete().where(Event.at < cutoff).execute()
 
 
 def main(config, parent_pid=None):

@@ -55,12 +55,12 @@ def filtered(model, select, filters):
     return select.where(NodeList([condition(model, f) for f in filters], glue=" AND ", parens=True))
 
 
-def ordered(model, select, sort):
+def ordered(model, select, sort, tail=()):
     """Order by the requested terms, then by id so pages never overlap or skip. NULL is the
     greatest value, on every database: last ascending, first descending (PostgreSQL's default;
     SQLite is told so, since its own default is the opposite)."""
     terms = []
-    for name, desc in order(sort):
+    for name, desc in order(sort, tail):
         col = column(model, name)
         nulls = ("FIRST" if desc else "LAST") if col.null else None
         terms.append(col.desc(nulls=nulls) if desc else col.asc(nulls=nulls))
@@ -74,8 +74,8 @@ def position(model, readable, query):
     so a cursor never tells whether a row exists that its caller may not read."""
     keys = query.after
     if isinstance(keys, dict):
-        cols = [column(model, name) for name, _ in order(query.sort)]
-        keys = readable.select(*cols).where(model.id == keys["row"]).tuples().first()
+        cols = [column(model, name) for name, _ in query.terms]
+        keys = readable.select(*cols).where(column(model, query.key) == keys["row"]).tuples().first()
         if keys is None:
             raise refused_cursor()
     return keys
@@ -89,7 +89,7 @@ def after(model, query, keys):
     holds the order (``dataset_id``, then the terms), so a page costs what the first does; one OR
     of them all would be a range on the leading term only, read from the start of the cursor's
     group."""
-    terms = order(query.sort)
+    terms = query.terms
     conditions = []
     for i in reversed(range(len(terms))):
         (name, desc), key = terms[i], keys[i]

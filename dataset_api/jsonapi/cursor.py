@@ -78,6 +78,8 @@ def _digest(seal, resource, query, payload):
 def _kind(resource, name):
     if name == "id":
         return "integer" if resource.id_kind == "integer" else "id"
+    if name in resource.position:
+        return "integer"
     return resource.attributes[name].kind
 
 
@@ -85,8 +87,10 @@ def encode(seal, resource, query, terms, row):
     """The cursor of the page after ``row`` under ``query``, ordered by ``terms``, for ``seal``."""
     keys = [_jsonable(getattr(row, name)) for name, _ in terms]
     payload = _compact(keys)
-    if len(payload) + DIGEST_BYTES > MAX_LENGTH * 3 // 4:
-        payload = _compact({"row": keys[-1]})
+    if resource.position or len(payload) + DIGEST_BYTES > MAX_LENGTH * 3 // 4:
+        # a position (an event's transaction) is the server's: the cursor names the row instead
+        named = str(getattr(row, resource.key)) if resource.key != "id" else keys[-1]
+        payload = _compact({"row": named})
     raw = _digest(seal, resource, query, payload) + payload
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 

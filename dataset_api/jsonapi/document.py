@@ -27,7 +27,7 @@ def attributes(resource, row):
 def resource_object(resource, row, fields=None, to_many=None):
     """Return the JSON:API resource object for ``row``; ``fields`` restricts members."""
     wanted = fields.get(resource.type) if fields else None
-    rid = str(row.id)
+    rid = str(getattr(row, resource.key))
     attrs = {k: v for k, v in attributes(resource, row).items() if wanted is None or k in wanted}
     rels = {}
     for name, parent in resource.parents.items():
@@ -57,7 +57,7 @@ def single(resource, row, query=None, included=None, to_many=None):
     doc = {"data": resource_object(resource, row, fields, to_many)}
     if query and query.include:
         doc["included"] = _included(included or {}, fields, to_many)
-    doc["links"] = {"self": f"/{resource.name}/{row.id}"}
+    doc["links"] = {"self": f"/{resource.name}/{getattr(row, resource.key)}"}
     return doc
 
 

@@ -40,12 +40,19 @@ class Query:
     count: bool = False
     include: list = field(default_factory=list)  # dotted paths
     fields: dict = field(default_factory=dict)  # type -> set of attribute/relationship names
+    tail: tuple = ()  # the resource's ``position`` columns, before ``id`` in every order
+    key: str = "id"  # the resource's ``key``: the column the API's ``id`` names
+
+    @property
+    def terms(self):
+        """The (name, descending) terms the index orders by (``order``)."""
+        return order(self.sort, self.tail)
 
 
 def parse(resource, pairs, *, collection=True, seal=None):
     """Return the ``Query`` for ``pairs`` ((key, value) tuples); raise ``InvalidQuery``. ``seal``
     (``cursor.Seal``) makes and checks the caller's cursors: without it a cursor is refused."""
-    query = Query(seal=seal)
+    query = Query(seal=seal, tail=resource.position, key=resource.key)
     for key, value in pairs:
         if collection and _bracketed(key, "filter"):
             query.filters.append(_filter(resource, key[len("filter["):-1], value))
@@ -70,7 +77,8 @@ def index(resource, *, filters=(), sort=None, page=(), count=None, seal=None):
     JSON-RPC): ``filters`` and ``page`` as (name, text) pairs (``("entry_id", "…")``,
     ``("size", "20")``), ``sort`` and ``count`` as text or None. Each part meets the rule of its
     query parameter in ``parse``, and a refusal names that parameter (``filter[entry_id]``)."""
-    query = Query(filters=[_filter(resource, name, text) for name, text in filters], seal=seal)
+    query = Query(filters=[_filter(resource, name, text) for name, text in filters], seal=seal,
+                  tail=resource.position, key=resource.key)
     if sort is not None:
         query.sort = _sort(resource, sort)
     for member, text in page:
@@ -85,18 +93,19 @@ def next_cursor(resource, query, rows, has_more):
     pages by number."""
     if query.cursor is None or not has_more:
         return None
-    return cursor.encode(query.seal, resource, query, order(query.sort), rows[-1])
+    return cursor.encode(query.seal, resource, query, query.terms, rows[-1])
 
 
-def order(sort):
-    """The terms an index orders by: ``sort`` up to ``id``, then ``id`` ascending unless it was
-    named, so that the order is total and pages never overlap or skip."""
+def order(sort, tail=()):
+    """The terms an index orders by: ``sort`` up to ``id``, then the ``tail`` columns (the
+    resource's ``position``) and ``id`` ascending unless it was named, so that the order is total
+    and pages never overlap or skip."""
     terms = []
     for name, descending in sort:
         terms.append((name, descending))
         if name == "id":
             return terms
-    return [*terms, ("id", False)]
+    return [*terms, *((name, False) for name in tail), ("id", False)]
 
 
 def _bracketed(key, family):
@@ -141,6 +150,8 @@ def _filter(resource, name, text):
         value = _convert(lambda t: values.to_json(t, kind), text, key)
     else:
         value = _convert(values.CONVERTERS[kind], text, key)
+    if attr == "id":  # the column the API's ids are
+        attr = resource.key
     return Filter(attr, op, value, "integer" if kind == "integer_list" else kind, key)
 
 
@@ -173,7 +184,7 @@ def _positioned(resource, query):
     for a cursor its seal did not make for this resource, sort and filters."""
     if query.cursor:
         try:
-            query.after = cursor.decode(query.seal, resource, query, order(query.sort), query.cursor)
+            query.after = cursor.decode(query.seal, resource, query, query.terms, query.cursor)
         except ValueError:
             raise refused_cursor() from None
     return query

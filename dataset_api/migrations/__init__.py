@@ -22,6 +22,7 @@ from dataset_api.migrations import (
     m0005_events,
     m0006_entry_page_indexes,
     m0007_webhook_url_credentials,
+    m0008_event_log,
     m0009_annotation_revisions,
 )
 
@@ -35,7 +36,7 @@ MIGRATIONS = [
     (5, "events, webhooks and deliveries", m0005_events.up),
     (6, "entry page indexes", m0006_entry_page_indexes.up),
     (7, "webhook url credentials removed", m0007_webhook_url_credentials.up),
-    # 8 is the event log's (issue #22)
+    (8, "the event log", m0008_event_log.up),
     (9, "annotation revisions", m0009_annotation_revisions.up),
 ]
 

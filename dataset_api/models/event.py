@@ -1,7 +1,9 @@
 """Events (the outbox), webhooks and their deliveries (docs/events.md)."""
 
 from peewee import (
+    SQL,
     BigAutoField,
+    BigIntegerField,
     BooleanField,
     CharField,
     DateTimeField,
@@ -10,6 +12,7 @@ from peewee import (
     IntegerField,
     JSONField,
     Model,
+    NodeList,
     TextField,
 )
 
@@ -33,9 +36,24 @@ class Webhook(UUIDModel):
     created_by_email = CharField(max_length=320, null=True, index=True)
 
 
+class CommitOrder(BigIntegerField):
+    """The transaction that wrote the row, filled by the database: on PostgreSQL its transaction
+    id (``pg_current_xact_id()``, 64 bits, never reused), on SQLite 0 (one writer at a time, so
+    ``id`` alone follows commit order). Never sent in an INSERT (``rows.insert`` leaves it out)."""
+
+    filled_by_database = True
+
+    def ddl(self, ctx):
+        postgres = "Postgres" in type(self.model._meta.database).__name__
+        default = "(pg_current_xact_id()::text::bigint)" if postgres else "0"
+        return NodeList((super().ddl(ctx), SQL(f"DEFAULT {default}")))
+
+
 class Event(Model):
-    """One change, written in the transaction that made it. ``id`` orders a record's events;
-    ``uid`` is the ``webhook-id`` its deliveries carry."""
+    """One change, written in the transaction that made it. ``(txid, id)`` is its place in commit
+    order (docs/events.md, "The event log"); ``uid`` is the ``webhook-id`` its deliveries carry;
+    ``payload`` what webhooks and Redis receive, of which ``args`` and the ids are also columns to
+    filter on."""
 
     id = BigAutoField()
     uid = CharField(max_length=36, unique=True, default=uuid7)
@@ -43,13 +61,37 @@ class Event(Model):
     resource_id = CharField(max_length=64)
     project_id = CharField(max_length=36, null=True)  # no foreign key: a project's deletion is an event
     payload = JSONField()
-    created_at = DateTimeField(default=utcnow, index=True)
+    at = DateTimeField(default=utcnow, index=True)
     redis_pending = BooleanField(default=False)
+    dataset_id = CharField(max_length=36, null=True)
+    entry_id = CharField(max_length=36, null=True)
+    account_id = BigIntegerField(null=True)
+    txid = CommitOrder()
 
     class Meta:
         database = db
         legacy_table_names = False
-        indexes = ((("redis_pending", "id"), False),)
+        indexes = (
+            (("redis_pending", "id"), False),
+            (("txid", "id"), False),  # the log in commit order (an admin's, a stream's)
+            (("project_id", "txid", "id"), False),  # a project's log in commit order
+        )
+
+    @property
+    def args(self):
+        return self.payload["args"]
+
+    @property
+    def version(self):
+        """Events never change: every one is at its first version (its ETag)."""
+        return 1
+
+    @classmethod
+    def filter_args(cls, op, value):
+        """``filter[args]`` (containment) and ``filter[args__exists]`` on the payload's args."""
+        if op == "exists":
+            return cls.payload["args"].is_null(not value)
+        return cls.payload["args"].contains(value)
 
 
 class WebhookDelivery(UUIDModel):
