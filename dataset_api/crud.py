@@ -42,11 +42,11 @@ def render_one(resource, row, q=None, status=200, headers=None):
     return doc, status, _headers(resource, row, **(headers or {}))
 
 
-def index(resource, *, item_cursors=False):
-    """A page of ``resource``; ``item_cursors``: paged by cursor, each record carries the cursor
-    of the page after it (``meta.page.cursor``), to resume from where a reader stopped (the event
-    log)."""
-    pairs = query_pairs()
+def index(resource, pairs=None, *, item_cursors=False):
+    """A page of ``resource`` for the request's query string (or ``pairs`` standing for it);
+    ``item_cursors``: paged by cursor, each record carries the cursor of the page after it
+    (``meta.page.cursor``), to resume from where a reader stopped (the event log)."""
+    pairs = query_pairs() if pairs is None else pairs
     q = query.parse(resource, pairs, seal=cursor_seal())
     rows, has_more, count = store.page(resource, q)
     included, to_many = build.includes(resource, rows, q.include, store.scope)
@@ -81,16 +81,16 @@ def update(resource, resource_id, payload):
         raise Conflict("data.id does not match the URL.", pointer="/data/id", code="id_mismatch")
     with body.pointing_at(resource, data):
         values = body.attributes(resource, data, creating=False)
-        row = store.change(resource, resource_id, values, current_user(), _expected_version)
+        row = store.change(resource, resource_id, values, current_user(), expected_version)
     return render_one(resource, row)
 
 
 def destroy(resource, resource_id):
-    store.remove(resource, resource_id, current_user(), _expected_version)
+    store.remove(resource, resource_id, current_user(), expected_version)
     return None, 204
 
 
-def _expected_version(row):
+def expected_version(row):
     """Return the version ``If-Match`` demands (None without the header); 412 if it cannot match."""
     header = request.headers.get("if-match")
     if header is None:

@@ -76,7 +76,8 @@ class Resource:
     a non-admin ``user`` may read), ``write`` (who may ``create``, ``update``, ``delete`` it: a rule
     of ``auth.permissions.RULES``) and ``before_create`` (checks and fills a new record's values).
     The other hooks are optional: ``after_create(resource, row)``, ``before_update(resource, row,
-    values, user)``, ``before_delete(resource, row)``, ``after_delete(resource, row)``.
+    values, user)``, ``after_update(resource, row)`` (the row as written), ``before_delete(resource,
+    row)``, ``after_delete(resource, row)``.
     ``permit_context(get)`` returns what the permission check needs besides the rule (the record's
     project, its entry...), from ``get(attribute)`` over the record or the new values.
     """
@@ -97,6 +98,7 @@ class Resource:
     before_create: Callable | None = None
     after_create: Callable | None = None
     before_update: Callable | None = None
+    after_update: Callable | None = None
     before_delete: Callable | None = None
     after_delete: Callable | None = None
     permit_context: Callable = _project_of

@@ -3,6 +3,7 @@ request (a JSON-RPC batch's creates, the outbox): peewee's query builder spends 
 of a multi-row INSERT, and ~300 µs building a small statement, more than the database takes to
 store the rows."""
 
+import io
 from functools import cache
 
 from peewee import AutoField, ForeignKeyField, JSONField, chunked
@@ -36,6 +37,35 @@ def insert(model, rows, *, key=None, chunk=100):
             data = {f.name: f.python_value(v) for f, v in zip(every, values, strict=True)}
             stored[data[key]] = model(__no_default__=True, **data)
     return [stored[row[key]] for row in rows] if key else None
+
+
+def copy(model, rows):
+    """COPY ``rows`` (dicts as ``insert`` takes them) into ``model``'s table, defaults filled as
+    peewee fills them: PostgreSQL only, for many rows (about 1.6 times the rate of multi-row
+    INSERTs). Nothing is read back; a conflict raises IntegrityError."""
+    if not rows:
+        return
+    meta = model._meta
+    fields = meta.sorted_fields
+    columns = [column(field) for field in fields]
+    lists = [[None if values.get(name) is None else to_db(values[name]) for name, to_db in columns]
+             for values in ({**meta.get_default_dict(), **row} for row in rows)]
+    names = ", ".join(f'"{f.column_name}"' for f in fields)
+    db.cursor().copy_expert(f'COPY "{meta.table_name}" ({names}) FROM STDIN', copy_text(lists))
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(rows):
+    """``rows`` (lists of values) in PostgreSQL's COPY text format (tab-separated, ``\\N`` for NULL)."""
+    out = io.StringIO()
+    for row in rows:
+        out.write("\t".join("\\N" if v is None else v.translate(_COPY_ESCAPES) if isinstance(v, str)
+                            else str(v) for v in row))
+        out.write("\n")
+    out.seek(0)
+    return out
 
 
 def column(field):

@@ -111,6 +111,7 @@ def change(resource, resource_id, values, user, precondition=None):
                                      code="stale_version")
         forget_memberships(model)
         row = model.get_by_id(row.id)
+        _hook(resource.after_update, resource, row)
         outbox.record(resource, "updated", row, outbox.written(resource, row, values))
     return row
 

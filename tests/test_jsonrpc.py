@@ -906,8 +906,8 @@ def test_atomic_batch_of_creates_answers_call_by_call(client, api, world, monkey
 
 def test_batch_of_creates_reads_entries_once_and_inserts_once(client, api, world, caplog):
     """The statements of a batch of 60 creates on two entries: one SELECT of the entries, one
-    INSERT of the annotations, and the outbox's one read of the project's webhooks (none) and one
-    INSERT of the 60 events (the log keeps every event)."""
+    INSERT of the annotations and one of their revisions, and the outbox's one read of the
+    project's webhooks (none) and one INSERT of the 60 events (the log keeps every event)."""
     batch = creates(world, [("assigned" if i % 2 else "open", {}) for i in range(60)], [])
     before = count(api)
     with caplog.at_level(logging.DEBUG, logger="peewee"):
@@ -915,7 +915,7 @@ def test_batch_of_creates_reads_entries_once_and_inserts_once(client, api, world
     sql = [str(r.msg[0]) for r in caplog.records if r.name == "peewee" and isinstance(r.msg, tuple)]
     statements = [text.split()[0].upper() for text in sql]
     assert all("result" in r for r in out)
-    assert statements.count("SELECT") == 2 and statements.count("INSERT") == 2, statements
+    assert statements.count("SELECT") == 2 and statements.count("INSERT") == 3, statements
     assert sum(text.startswith('INSERT INTO "event"') for text in sql) == 1
     assert sum('FROM "webhook"' in text for text in sql) == 1
     assert count(api) == before + 60

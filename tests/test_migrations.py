@@ -15,7 +15,7 @@ from playhouse.migrate import SchemaMigrator
 from dataset_api import migrations
 from dataset_api.db import make_database
 from dataset_api.migrations import m0001_initial, m0003_entry_queue_index
-from dataset_api.models import MODELS, Entry, Event, Project, Webhook
+from dataset_api.models import MODELS, Annotation, AnnotationRevision, Dataset, Entry, Event, Project, Webhook
 from tests.live import PG_URL, dedicated_database
 
 LISTING_INDEX = "entry_dataset_status_priority_created"
@@ -185,7 +185,8 @@ def test_0007_strips_credentials_from_stored_webhook_urls(blank_database, monkey
     """Webhook URLs stored with a user name or password (accepted until issue #20) lose them, and
     nothing else: the rest of each URL, and URLs without credentials, stay as they were."""
     database = blank_database("credentials")
-    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:6])
+    chain = migrations.MIGRATIONS
+    monkeypatch.setattr(migrations, "MIGRATIONS", chain[:6])
     migrations.migrate(database)
     stored = {
         "https://user:pa%40ss@hooks.example.com:8443/in?to=a@b#x": "https://hooks.example.com:8443/in?to=a@b#x",
@@ -197,14 +198,41 @@ def test_0007_strips_credentials_from_stored_webhook_urls(blank_database, monkey
     with database.bind_ctx([Project, Webhook]), database.connection_context():
         project = Project.create(name="P", organization_id=1)
         ids = {url: Webhook.create(project=project, url=url, secret="whsec_x").id for url in stored}
-    monkeypatch.undo()
-    assert migrations.migrate(database)[0] == 7
+    monkeypatch.setattr(migrations, "MIGRATIONS", chain[:7])  # 0007 alone
+    assert migrations.migrate(database) == [7]
     with database.bind_ctx([Webhook]), database.connection_context():
         rows = {row.id: row for row in Webhook.select()}
     for url, expected in stored.items():
         row = rows[ids[url]]
         assert row.url == expected
         assert row.version == (1 if expected == url else 2)
+
+
+def test_0009_gives_each_stored_annotation_its_first_revision(blank_database, monkeypatch):
+    """Annotations stored before revisions were kept get one ``created`` revision each: their
+    values and ``updated_at``, no account; 0009 applies after whatever ran before it."""
+    database = blank_database("revisions")
+    chain = migrations.MIGRATIONS
+    monkeypatch.setattr(migrations, "MIGRATIONS", [m for m in chain if m[0] < 9])
+    migrations.migrate(database)
+    with database.bind_ctx([Project, Dataset, Entry, Annotation]), database.connection_context():
+        project = Project.create(name="P", organization_id=1)
+        dataset = Dataset.create(project=project, name="D", modality="image")
+        entry = Entry.create(dataset=dataset, project=project, resource="a.png")
+        notes = [Annotation.create(entry=entry, dataset=dataset, project=project, dimensions={"x": n},
+                                   annotation={"label": "bird"}, metadata={"n": n}) for n in range(2)]
+    monkeypatch.setattr(migrations, "MIGRATIONS", chain)
+    assert migrations.migrate(database) == [9]
+    with database.bind_ctx([AnnotationRevision]), database.connection_context():
+        kept = {r.annotation_id: r for r in AnnotationRevision.select()}
+    assert set(kept) == {n.id for n in notes}
+    for n, note in enumerate(notes):
+        revision = kept[note.id]
+        assert (revision.number, revision.operation, revision.account_id, revision.entry_id) == (
+            1, "created", None, entry.id)
+        assert (revision.dimensions, revision.annotation, revision.metadata) == (
+            {"x": n}, {"label": "bird"}, {"n": n})
+        assert revision.at == note.updated_at
 
 
 def test_0008_fills_the_event_columns_from_stored_payloads(blank_database, monkeypatch):

@@ -1,18 +1,19 @@
 """Non-interference (issue #20): what tenant B reads is the same whether or not tenant A exists.
 
 Two worlds on the test database: in the first, tenant A (organization 1) and tenant B (organization
-2) both have projects, members, datasets, entries, annotations, notes, webhooks, webhook deliveries
-and the events of all this in the log; in the second only B has. B's callers (its project owner, an
-annotator and the org_owner of its organization) then make the same sequence of requests in both
-worlds: every index under every sort (walked by cursor to the end), every include and sparse
-fieldset, a filter on every filter key of every index with values taken from A's records (its
-emails, resources, names, ids, timestamps), shows, updates and deletes of A's records, creates
-naming A's records as parents, workflow actions on A's entries, ``next`` in A's dataset, JSON-RPC
-``show``/``index``/``create``, the export, the event stream, and cursors: B's own, A's (foreign),
-another caller's, and forged ones in the format an attacker can read in the source (naming A's rows,
-B's rows and no row). Every answer (status, the headers a client reads, the body: ids, attribute
-values, counts, error codes and details) must be identical in both worlds. Any difference is
-something B learned about A.
+2) both have projects, members, datasets, entries, annotations (and their revisions), notes,
+webhooks, webhook deliveries and the events of all this in the log; in the second only B has. B's
+callers (its project owner, an annotator and the org_owner of its organization) then make the same
+sequence of requests in both worlds: every index under every sort (walked by cursor to the end),
+every include and sparse fieldset, a filter on every filter key of every index with values taken
+from A's records (its emails, resources, names, ids, timestamps), shows, updates and deletes of A's
+records, creates naming A's records as parents, workflow actions on A's entries, ``next`` in A's
+dataset, the revisions and the restore of A's annotation, JSON-RPC
+``show``/``index``/``create``/``revisions``/``restore``, the export (also ``as_of``), the event
+stream, and cursors: B's own, A's (foreign), another caller's, and forged ones in the format an
+attacker can read in the source (naming A's rows, B's rows and no row). Every answer (status, the
+headers a client reads, the body: ids, attribute values, counts, error codes and details) must be
+identical in both worlds. Any difference is something B learned about A.
 
 Both worlds run on a deterministic clock and id source (``models.base``'s time, date and random
 bytes), phase by phase (B's records, then A's, then B's requests), so that B's records and answers
@@ -116,7 +117,14 @@ def a_tenant(admin):
         f"/webhook_deliveries?filter[project_id]={project_id}").json()["data"]
     assert stored["webhook_deliveries"], "A's events made no delivery to inspect"
     stored["events"] = admin.get(f"/events?filter[project_id]={project_id}&page[size]=1000").json()["data"]
+    stored["annotation_revisions"] = revisions_of(admin, made["annotations"])
     return stored
+
+
+def revisions_of(admin, annotations):
+    """The revisions of ``annotations`` (one each: their creation), as stored."""
+    ids = ",".join(a["id"] for a in annotations)
+    return admin.get(f"/annotation_revisions?filter[annotation_id__in]={ids}").json()["data"]
 
 
 # --- B's requests -------------------------------------------------------------------------------------
@@ -196,7 +204,7 @@ def requests_of(a, b):
     for caller in (owner, worker):
         # updates and deletes of A's records, creates naming A's records as parents
         for name, records in a.items():
-            if name not in ("webhook_deliveries", "events"):  # read-only
+            if not RESOURCES[name].read_only:
                 record = records[0]
                 body = {"data": {"type": record["type"], "id": record["id"], "attributes": {}}}
                 wanted.append((caller, "PATCH", f"/{name}/{record['id']}", body, False))
@@ -223,6 +231,10 @@ def requests_of(a, b):
         wanted.append((caller, "POST", f"/webhooks/{a['webhooks'][0]['id']}/rotate_secret", None, False))
         wanted.append((caller, "POST", f"/note_feeds/{a['note_feeds'][0]['id']}/resolve", None, False))
         get(caller, "/entries/next", [("filter[dataset_id]", a_dataset)])
+        # the revisions of A's annotation, and its restore
+        get(caller, f"/annotations/{a_annotation}/revisions", [("page[cursor]", ""), ("count", "true")])
+        wanted.append((caller, "POST", f"/annotations/{a_annotation}/restore",
+                       {"data": {"attributes": {"revision": 1}}}, False))
         # JSON-RPC
         calls = [{"jsonrpc": "2.0", "id": 1, "method": "show", "params": {"id": a_annotation}},
                  {"jsonrpc": "2.0", "id": 2, "method": "index", "params": {"filter": {"entry_id": a_entry}}},
@@ -235,12 +247,17 @@ def requests_of(a, b):
                   "params": {"entry_id": a_entry, "dimensions": {}, "annotation": {}}},
                  {"jsonrpc": "2.0", "id": 6, "method": "update", "params": {"id": a_annotation,
                                                                             "metadata": {"x": 1}}},
-                 {"jsonrpc": "2.0", "id": 7, "method": "delete", "params": {"id": a_annotation}}]
+                 {"jsonrpc": "2.0", "id": 7, "method": "delete", "params": {"id": a_annotation}},
+                 {"jsonrpc": "2.0", "id": 8, "method": "revisions", "params": {"id": a_annotation}},
+                 {"jsonrpc": "2.0", "id": 9, "method": "restore", "params": {"id": a_annotation,
+                                                                             "revision": 1}}]
         wanted.append((caller, "POST", "/annotations/_rpc", calls, False))
         # the export, of B's dataset and of A's
         for dataset_id in (b_dataset, a_dataset):
             for media in ("application/x-ndjson", "text/csv", "application/json"):
                 wanted.append((caller, "EXPORT", f"/datasets/{dataset_id}/export", media, False))
+            wanted.append((caller, "EXPORT", f"/datasets/{dataset_id}/export?as_of=2026-03-04T00:00:00Z",
+                           "application/x-ndjson", False))
     # the event log live: each caller's stream replayed whole, and filtered on A's records
     for caller in (owner, worker, org):
         for extra in ("", f"&filter[project_id]={a_project}", f"&filter[entry_id]={a_entry}"):
@@ -315,6 +332,7 @@ def answers_of(directory, clock, a=None, foreign=()):
         b = tenant(admin, "bob", 2, 200, 201, 202)
         b["webhook_deliveries"] = admin.get("/webhook_deliveries").json()["data"]
         b["events"] = admin.get("/events?page[size]=1000").json()["data"]
+        b["annotation_revisions"] = revisions_of(admin, b["annotations"])
         if a is None:
             clock.phase(1)
             a = a_tenant(admin)

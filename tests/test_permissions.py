@@ -709,6 +709,47 @@ def test_rpc_index_lists_exactly_the_readable_annotations(world, caller):
     assert result["meta"]["count"] == len(READS[caller]["annotations"])
 
 
+# ------------------------------------------------------------------------ annotation revisions
+
+HTTP_OF = {OK: 200, RPC_FORBIDDEN: 403, RPC_NOT_FOUND: 404}
+RESTORE = {"data": {"attributes": {"revision": 1}}}
+
+
+@pytest.mark.parametrize("entry", ["A/assigned", "A/review"])
+@pytest.mark.parametrize("caller", CALLERS)
+def test_revisions_are_read_as_the_annotation_and_restored_as_it_is_updated(world, caller, entry):
+    """GET /annotations/{id}/revisions and JSON-RPC revisions: whoever reads the annotation;
+    POST /annotations/{id}/restore and JSON-RPC restore: whoever may update it (RPC_WRITES)."""
+    api, rid = world.as_(caller), world.id("annotations", entry)
+    readable = entry in READS[caller]["annotations"]
+    assert api.get(f"/annotations/{rid}/revisions").status_code == (200 if readable else 404)
+    assert outcome(rpc(api, "revisions", {"id": rid})) == (OK if readable else RPC_NOT_FOUND)
+    before = world.admin_view("annotations")
+    resp = api.post(f"/annotations/{rid}/restore", RESTORE)
+    assert resp.status_code == HTTP_OF[RPC_WRITES[caller][entry]], resp.text
+    if resp.status_code != 200:
+        assert world.admin_view("annotations") == before, "a refused restore changed something"
+    assert outcome(rpc(api, "restore", {"id": rid, "revision": 1})) == RPC_WRITES[caller][entry]
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_the_revisions_index_lists_exactly_those_of_readable_entries(world, caller):
+    """Every annotation of the world has one revision; a deleted annotation's stay readable by
+    whoever reads its entry."""
+    assert world.as_("admin").delete(world.url("annotations", "A/review")).status_code == 204
+    resp = world.as_(caller).get("/annotation_revisions?count=true")
+    assert resp.status_code == 200, resp.text
+    listed = [(world.key("annotations", r["attributes"]["annotation_id"]), r["attributes"]["operation"])
+              for r in resp.json()["data"]]
+    readable = READS[caller]["entries"]
+    assert sorted(listed) == sorted([(key, "created") for key in readable]
+                                    + [("A/review", "deleted")] * ("A/review" in readable))
+    assert resp.json()["meta"]["count"] == len(listed)
+    deleted = world.id("annotations", "A/review")
+    assert world.as_(caller).get(f"/annotations/{deleted}/revisions").status_code == (
+        200 if "A/review" in readable else 404)
+
+
 # ------------------------------------------------------------------ object-level authorization
 
 # child resource -> (attribute naming the parent, parent resource)

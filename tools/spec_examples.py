@@ -149,6 +149,7 @@ def first_session(s):
     )
     workflow(s, project, dataset, entry, annotation, feed)
     webhooks(s, hook)
+    revisions(s, dataset)
 
 
 def webhooks(s, hook):
@@ -166,6 +167,26 @@ def webhooks(s, hook):
     delivery = f"/webhook_deliveries/{deliveries[0]['id']}"
     s.call("GET", delivery, name="WebhookDeliveryDocument")
     s.call("POST", f"{delivery}/resend", name="WebhookDeliveryResent", status=202)
+
+
+def revisions(s, dataset):
+    """An annotation drawn, corrected and deleted on an entry of its own; its revisions, then two
+    restores: the deleted annotation back (201), then its first values again (200)."""
+    entry = s.call("POST", "/entries", {"data": {"type": "dataset:entries", "attributes": {
+        "dataset_id": dataset["id"], "resource": "s3://birds/0010.jpg"}}}, status=201)["data"]
+    note = s.call("POST", "/annotations", {"data": {"type": "dataset:annotations", "attributes": {
+        "entry_id": entry["id"], "dimensions": {"x": 10, "y": 20, "w": 50, "h": 40},
+        "annotation": {"label": "bird"}}}}, status=201)["data"]
+    path = f"/annotations/{note['id']}"
+    s.call("PATCH", path, {"data": {"type": "dataset:annotations", "id": note["id"], "attributes": {
+        "dimensions": {"x": 12, "y": 20, "w": 48, "h": 40}}}})
+    s.call("DELETE", path, status=204)
+    found = s.call("GET", f"{path}/revisions?page[size]=10", name="AnnotationRevisionCollection")
+    s.call("GET", f"/annotation_revisions/{found['data'][1]['id']}", name="AnnotationRevisionDocument")
+    s.call("POST", f"{path}/restore", {"data": {"attributes": {"revision": 2}}}, "AnnotationBroughtBack",
+           status=201)
+    s.call("POST", f"{path}/restore", {"data": {"attributes": {"revision": 1}}}, "AnnotationRestored",
+           "RestoreRequest")
 
 
 def workflow(s, project, dataset, entry, annotation, feed):

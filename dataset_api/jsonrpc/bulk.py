@@ -2,7 +2,7 @@
 for their entries, the rules and the permission check of each call from it, one multi-row INSERT.
 Each call gets the result or the error ``methods.create`` would give it."""
 
-from dataset_api import store
+from dataset_api import revisions, store
 from dataset_api.crud import current_user
 from dataset_api.events import outbox
 from dataset_api.jsonrpc import methods
@@ -33,9 +33,11 @@ def _ruled(values, client_id, entries, user, permit):
 
 
 def write_creates(rows):
-    """Insert the prepared rows at once, each with its ``created`` event; return their results,
-    in order."""
+    """Insert the prepared rows at once, each with its ``created`` event and revision; return
+    their results, in order."""
     stored = store.insert_many(ANNOTATIONS, rows)
+    # new ids are first revisions; a client's id may be a deleted annotation's, numbered after it
+    revisions.keep("created", stored, first=not any("id" in row for row in rows))
     outbox.record_many(ANNOTATIONS, "created", [(row, outbox.written(ANNOTATIONS, row, values))
                                                 for values, row in zip(rows, stored, strict=True)])
     return [methods.flat(row) for row in stored]

@@ -14,6 +14,8 @@ from dataset_api.crud import current_user, cursor_seal
 from dataset_api.jsonapi import body, document, query
 from dataset_api.jsonapi.values import bad_text
 from dataset_api.jsonrpc.protocol import INTERNAL, INVALID_PARAMS, RpcError
+from dataset_api.resources import annotation_revisions
+from dataset_api.resources.annotation_revisions import ANNOTATION_REVISIONS
 from dataset_api.resources.annotations import ANNOTATIONS
 
 log = logging.getLogger("dataset_api.jsonrpc")
@@ -121,14 +123,38 @@ def index(filter=None, sort=None, page=None, count=False):  # noqa: A002 - the A
                     page=_texts(page, "page"), count=_text_unless(count, (None, False)),
                     seal=cursor_seal())
     rows, has_more, total = store.page(ANNOTATIONS, q)
+    return {"data": [flat(r) for r in rows], "meta": _meta(ANNOTATIONS, q, rows, has_more, total)}
+
+
+def _meta(resource, q, rows, has_more, total):
+    """The ``meta`` of a page of ``index`` or ``revisions``."""
     if q.cursor is None:
         meta = {"page": {"number": q.page_number, "size": q.page_size, "has_more": has_more}}
     else:  # paged by cursor: the next page's is page.cursor of the next call
         meta = {"page": {"size": q.page_size, "has_more": has_more,
-                         "next_cursor": query.next_cursor(ANNOTATIONS, q, rows, has_more)}}
+                         "next_cursor": query.next_cursor(resource, q, rows, has_more)}}
     if total is not None:
         meta["count"] = total
-    return {"data": [flat(r) for r in rows], "meta": meta}
+    return meta
+
+
+def revisions(id, page=None, count=False):  # noqa: A002 - the API's names
+    """``{"data": [...], "meta": {...}}``: a page of the annotation's revisions, oldest first, as
+    GET /annotations/{id}/revisions pages them (its cursors continue either walk)."""
+    _storable(id=id, page=page)
+    rows, q, has_more, total = annotation_revisions.history(
+        id, _texts(page, "page"), _text_unless(count, (None, False)), cursor_seal())
+    return {"data": [{"id": str(r.id), **document.attributes(ANNOTATION_REVISIONS, r)} for r in rows],
+            "meta": _meta(ANNOTATION_REVISIONS, q, rows, has_more, total)}
+
+
+def restore(id, revision):  # noqa: A002
+    """The annotation with revision ``revision``'s values, as POST /annotations/{id}/restore."""
+    _storable(id=id)
+    if type(revision) is not int or revision < 1:
+        raise RpcError(INVALID_PARAMS, {"errors": [{"pointer": "/params/revision",
+                                                    "detail": "'revision' must be an integer, at least 1."}]})
+    return flat(annotation_revisions.restore(id, revision, current_user())[0])
 
 
 def _texts(value, name):
@@ -157,8 +183,9 @@ def _text(value):
     return "" if value is None else str(value)
 
 
-METHODS = {"show": show, "create": create, "update": update, "delete": delete, "index": index}
-READS = frozenset({"show", "index"})  # methods that never write
+METHODS = {"show": show, "create": create, "update": update, "delete": delete, "index": index,
+           "revisions": revisions, "restore": restore}
+READS = frozenset({"show", "index", "revisions"})  # methods that never write
 
 
 def translate(exc):

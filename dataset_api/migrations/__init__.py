@@ -23,6 +23,7 @@ from dataset_api.migrations import (
     m0006_entry_page_indexes,
     m0007_webhook_url_credentials,
     m0008_event_log,
+    m0009_annotation_revisions,
 )
 
 log = logging.getLogger("dataset_api.migrations")
@@ -36,6 +37,7 @@ MIGRATIONS = [
     (6, "entry page indexes", m0006_entry_page_indexes.up),
     (7, "webhook url credentials removed", m0007_webhook_url_credentials.up),
     (8, "the event log", m0008_event_log.up),
+    (9, "annotation revisions", m0009_annotation_revisions.up),
 ]
 
 

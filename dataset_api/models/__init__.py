@@ -1,6 +1,6 @@
 """Peewee models, one module per area; ``MODELS`` lists them in creation order."""
 
-from dataset_api.models.annotation import Annotation
+from dataset_api.models.annotation import Annotation, AnnotationRevision, JsonText
 from dataset_api.models.base import BaseModel, UUIDModel, utcnow, uuid7
 from dataset_api.models.dataset import Dataset
 from dataset_api.models.entry import Entry
@@ -9,8 +9,9 @@ from dataset_api.models.note import NoteComment, NoteFeed
 from dataset_api.models.project import Project, ProjectMember
 
 MODELS = [Project, ProjectMember, Dataset, Entry, Annotation, NoteFeed, NoteComment, Webhook, Event,
-          WebhookDelivery]
+          WebhookDelivery, AnnotationRevision]
 BY_NAME = {m.__name__: m for m in MODELS}
 
-__all__ = ["Annotation", "BaseModel", "Dataset", "Entry", "Event", "NoteComment", "NoteFeed", "Project",
-           "ProjectMember", "UUIDModel", "Webhook", "WebhookDelivery", "MODELS", "BY_NAME", "utcnow", "uuid7"]
+__all__ = ["Annotation", "AnnotationRevision", "BaseModel", "Dataset", "Entry", "Event", "JsonText",
+           "NoteComment", "NoteFeed", "Project", "ProjectMember", "UUIDModel", "Webhook", "WebhookDelivery",
+           "MODELS", "BY_NAME", "utcnow", "uuid7"]

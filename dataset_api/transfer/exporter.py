@@ -23,7 +23,7 @@ from dataset_api import metrics, store
 from dataset_api.db import db, is_postgresql
 from dataset_api.errors import ApiError, InvalidQuery
 from dataset_api.jsonapi import build, query
-from dataset_api.jsonapi.values import render_timestamp
+from dataset_api.jsonapi.values import render_timestamp, to_timestamp
 from dataset_api.models import Annotation, Entry, utcnow
 from dataset_api.resources.datasets import DATASETS
 from dataset_api.resources.entries import ENTRIES
@@ -65,17 +65,18 @@ def selected(columns):
     return tuple(c.cast("text").alias(c.name) if c.name in AS_TEXT else c for c in columns)
 
 
-def records(select):
+def records(select, as_of=None):
     """Chunks of export lines (dicts, ``formats``' input) of the entries ``select`` finds, ordered
     by (created_at, id); each entry's annotations ordered the same way, their stored JSON as
-    compact text."""
+    compact text; ``as_of`` (a naive UTC time): the annotations as they were then."""
     after = None
     while True:
         rows = _fetch(page(select, after))
         if not rows:
             return
         after = (rows[-1][CREATED_AT], rows[-1][0])  # as stored, as the next query compares
-        notes = _annotations([row[0] for row in rows])
+        ids = [row[0] for row in rows]
+        notes = _annotations(ids) if as_of is None else _annotations_as_of(ids, as_of)
         chunk = []
         for row in rows:
             record = dict(zip(ENTRY_NAMES, row, strict=True))
@@ -126,15 +127,20 @@ def _compact(text):
 def _annotations(entry_ids):
     """{entry id: [annotation, …]} of the entries' annotations (any annotation of an entry the
     caller can read is readable: the annotations' read scope says so), one query."""
-    found = {}
     # the list as placeholders in the SQL text, its values passed straight to the driver: peewee
     # builds a node per value of in_() (or of an SQL fragment's params), more than the query costs
     listed = SQL(f"IN ({', '.join([db.param] * len(entry_ids))})")
     sql, _ = (Annotation.select(*selected(ANNOTATION_COLUMNS)).where(NodeList((Annotation.entry, listed)))
               .order_by(Annotation.entry, Annotation.created_at, Annotation.id)).sql()
+    return _grouped(db.execute_sql(sql, entry_ids).fetchall())
+
+
+def _grouped(rows):
+    """{entry id: [annotation, …]} of (entry id, id, dimensions, annotation, metadata, email,
+    created, updated) rows, their JSON as compact text."""
+    found = {}
     text = _compact if is_postgresql() else str
-    for entry_id, note_id, dimensions, annotation, metadata, email, created, updated in \
-            db.execute_sql(sql, entry_ids).fetchall():
+    for entry_id, note_id, dimensions, annotation, metadata, email, created, updated in rows:
         found.setdefault(entry_id, []).append({
             "id": note_id, "dimensions": text(dimensions), "annotation": text(annotation),
             "metadata": text(metadata), "created_by_email": email,
@@ -142,12 +148,33 @@ def _annotations(entry_ids):
     return found
 
 
+# An annotation as of a time: its last revision up to then, unless that one is its deletion; it was
+# created at its first revision (annotations stored before revisions were kept: when the migration
+# found them). The entry's list ordered as ``_annotations`` orders it, by creation then id.
+AS_OF = (
+    'SELECT r."entry_id", r."annotation_id", {dimensions}, {annotation}, {metadata}, a."created_by_email", '
+    'l."first_at", r."at" FROM (SELECT "annotation_id", MAX("number") AS "last", MIN("at") AS "first_at" '
+    'FROM "annotation_revision" WHERE "entry_id" IN ({marks}) AND "at" <= {param} GROUP BY "annotation_id") '
+    'AS l JOIN "annotation_revision" AS r ON r."annotation_id" = l."annotation_id" AND r."number" = l."last" '
+    'LEFT JOIN "annotation" AS a ON a."id" = r."annotation_id" '
+    'WHERE r."operation" <> \'deleted\' ORDER BY r."entry_id", l."first_at", r."annotation_id"')
+
+
+def _annotations_as_of(entry_ids, as_of):
+    """``_annotations`` as they were at ``as_of``, read from their revisions."""
+    json_text = '{}::text' if is_postgresql() else '{}'
+    columns = {name: json_text.format(f'r."{name}"') for name in ("dimensions", "annotation", "metadata")}
+    sql = AS_OF.format(marks=", ".join([db.param] * len(entry_ids)), param=db.param, **columns)
+    return _grouped(db.execute_sql(sql, [*entry_ids, as_of]).fetchall())
+
+
 class Export:
     """What to export: the dataset, the index's filters (parsed, so a bad one is the index's 400),
     the ``format`` asked for (None: from ``accept``)."""
 
-    def __init__(self, dataset_id, pairs, format, accept):
+    def __init__(self, dataset_id, pairs, format, accept, as_of=None):
         self.dataset_id, self.format, self.accept = dataset_id, format, accept
+        self.as_of = None if as_of is None else _time(as_of)
         self.filters = query.parse(ENTRIES, [(k, v) for k, v in pairs if k.startswith("filter[")]).filters
 
     def _format(self, dataset):
@@ -173,7 +200,7 @@ class Export:
             try:
                 put((name, str(dataset.id)))
                 pieces = formats.Pieces()
-                for text in _texts(writer, select):
+                for text in _texts(writer, select, self.as_of):
                     if (piece := pieces.add(text)) is not None:
                         put(piece)
                 if (piece := pieces.flush()) is not None:
@@ -182,9 +209,17 @@ class Export:
                 writer.close()
 
 
-def _texts(writer, select):
+def _time(text):
+    """The naive UTC time of the ``as_of`` parameter; 400 naming it when it is none."""
+    try:
+        return to_timestamp(text)
+    except ValueError as exc:
+        raise InvalidQuery(f"Invalid value {text!r} for 'as_of': {exc}.", parameter="as_of") from None
+
+
+def _texts(writer, select, as_of=None):
     yield writer.head()
-    for chunk in records(select):
+    for chunk in records(select, as_of):
         yield from writer.chunk(chunk)
     yield from writer.tail()
 

@@ -58,7 +58,8 @@ async def import_dataset_entries(id, on_conflict="error", partial=False):
         return await run_in_threadpool(_run, id, user, raw, kind, on_conflict, partial)
 
 
-async def export_dataset_entries(id, format=None):
-    """``GET /datasets/{id}/export``: 400/404/406 as JSON:API errors, then the export, streamed."""
-    export = exporter.Export(id, query_pairs(), format, request.headers.get("accept"))
+async def export_dataset_entries(id, format=None, as_of=None):
+    """``GET /datasets/{id}/export``: 400/404/406 as JSON:API errors, then the export, streamed
+    (``as_of``: the annotations as they were then)."""
+    export = exporter.Export(id, query_pairs(), format, request.headers.get("accept"), as_of)
     return await exporter.respond(export)

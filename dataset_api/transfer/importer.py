@@ -13,7 +13,6 @@ Three passes, none holding the file in memory:
 """
 
 import csv
-import io
 import itertools
 import json
 import os
@@ -23,10 +22,11 @@ from datetime import timedelta
 
 from peewee import JSONField
 
-from dataset_api import bulkfile, errors, store
+from dataset_api import bulkfile, errors, revisions, store
+from dataset_api import rows as sql_rows
 from dataset_api.db import db, is_postgresql
 from dataset_api.events import outbox
-from dataset_api.models import Annotation, Entry, utcnow, uuid7
+from dataset_api.models import Annotation, Entry, JsonText, utcnow, uuid7
 from dataset_api.resources.datasets import DATASETS
 from dataset_api.resources.entries import ENTRIES
 from dataset_api.transfer import lines
@@ -39,6 +39,7 @@ CHUNK = 2000  # spooled lines per SELECT and per batch of INSERTs
 ANALYZE_AFTER = 10000  # rows an import writes before PostgreSQL's statistics are refreshed
 MAX_LISTED = 1000  # bad lines listed in an answer; meta.error_count counts them all
 DUPLICATE = "An entry with this resource already exists in the dataset."
+REVISED = ("dimensions", "annotation", "metadata")  # an annotation's values, in its columns' order
 
 
 class Outcome:
@@ -265,25 +266,11 @@ class Rows:
         table = self.model._meta.table_name
         cursor = db.cursor()
         if is_postgresql():  # COPY: ~1.6x the rate of multi-row INSERTs here
-            cursor.copy_expert(f'COPY "{table}" ({columns}) FROM STDIN', _copy_text(self.rows))
+            cursor.copy_expert(f'COPY "{table}" ({columns}) FROM STDIN', sql_rows.copy_text(self.rows))
         else:  # JSON as text through json(), as peewee's JSONField sends it
             marks = ", ".join("json(?)" if isinstance(f, JSONField) else "?" for f in self.fields)
             cursor.executemany(f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', self.rows)
         self.rows = []
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(rows):
-    """``rows`` in PostgreSQL's COPY text format (tab-separated, ``\\N`` for NULL)."""
-    out = io.StringIO()
-    for row in rows:
-        out.write("\t".join("\\N" if v is None else v.translate(_COPY_ESCAPES) if isinstance(v, str)
-                            else str(v) for v in row))
-        out.write("\n")
-    out.seek(0)
-    return out
 
 
 class Writer:
@@ -292,6 +279,8 @@ class Writer:
 
     def __init__(self, dataset, user, on_conflict, outcome):
         self.dataset, self.on_conflict, self.outcome = dataset, on_conflict, outcome
+        self.account_id = user.account_id
+        self.revised = []  # the created annotations' first revisions, per chunk
         self.now = utcnow()
         self.tick = 0
         self.written = 0  # rows inserted
@@ -338,19 +327,24 @@ class Writer:
                     replaced.append(entry_id)
             if notes is not None:
                 for note in json.loads(notes):  # stamped in file order too: they keep their order
-                    at = self.stamp()
-                    self.annotations.add(uuid7(), entry_id, lines.dump(note["dimensions"]),
-                                         lines.dump(note["annotation"]), lines.dump(note["metadata"]), at, at)
+                    at, note_id = self.stamp(), uuid7()
+                    texts = {name: lines.dump(note[name]) for name in REVISED}
+                    self.annotations.add(note_id, entry_id, *texts.values(), at, at)
+                    # its first revision stores the same texts (not encoded again)
+                    self.revised.append({"id": note_id, "entry_id": entry_id, "at": at,
+                                         **{name: JsonText(text) for name, text in texts.items()}})
         if dry:
-            self.entries.rows, self.annotations.rows = [], []
+            self.entries.rows, self.annotations.rows, self.revised = [], [], []
             return
         self.written += len(self.entries.rows) + len(self.annotations.rows)
         self.entries.insert()
         if changes:
             db.cursor().executemany(_update_sql(), changes)
         if replaced:
-            Annotation.delete().where(Annotation.entry.in_(replaced)).execute()
+            revisions.keep("deleted", _delete_annotations(replaced), account_id=self.account_id)
         self.annotations.insert()
+        revisions.keep("created", self.revised, account_id=self.account_id, first=True)
+        self.revised = []
 
     def _existing(self, resources):
         """{resource: (id, status, assignee)} of the chunk's resources the dataset holds (one
@@ -363,6 +357,17 @@ class Writer:
             sql += " FOR UPDATE"
         cursor = db.execute_sql(sql, [self.dataset.id, *resources])
         return {resource: rest for resource, *rest in cursor.fetchall()}
+
+
+def _delete_annotations(entry_ids):
+    """Delete the annotations of ``entry_ids``; return them as they were (``revisions.keep``), their
+    JSON as the stored text (not decoded: the revisions store it again as it is)."""
+    marks, text = ", ".join([db.param] * len(entry_ids)), "::text" if is_postgresql() else ""
+    returned = ", ".join(f'"{name}"{text}' for name in REVISED)
+    cursor = db.execute_sql(f'DELETE FROM "annotation" WHERE "entry_id" IN ({marks}) '
+                            f'RETURNING "id", "entry_id", {returned}', entry_ids)
+    return [{"id": note, "entry_id": entry, **dict(zip(REVISED, map(JsonText, values), strict=True))}
+            for note, entry, *values in cursor]
 
 
 def _update_sql():

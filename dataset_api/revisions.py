@@ -1,0 +1,103 @@
+"""Annotation revisions: the one place that writes them (docs/api.md, "Annotation revisions").
+
+Every path that creates, changes or deletes annotations (the store's insert, change and remove
+through the annotations' hooks, the JSON-RPC batch's bulk create, the import) calls ``keep`` in
+its transaction, after its own write: a rolled-back change leaves no revision. A cascade (an
+entry, dataset or project deleted) takes the revisions with the annotations, so it keeps none.
+"""
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from dataset_api import rows as sql_rows
+from dataset_api.db import db, is_postgresql
+from dataset_api.models import AnnotationRevision, utcnow
+
+OPERATIONS = ("created", "updated", "deleted", "restored")
+CHUNK = 1000  # revisions an INSERT writes (10 parameters each) and ids a read of numbers names
+COPY_FROM = 100  # revisions written at once from which PostgreSQL takes them by COPY
+_RESTORING = ContextVar("restoring", default=False)
+
+
+@contextmanager
+def restoring():
+    """Within it, the annotation written (``store.insert`` or ``store.change``) is a restore: its
+    revision's operation is ``restored``."""
+    token = _RESTORING.set(True)
+    try:
+        yield
+    finally:
+        _RESTORING.reset(token)
+
+
+def written(operation):
+    """``operation`` (created, updated), or ``restored`` inside ``restoring()``."""
+    return "restored" if _RESTORING.get() else operation
+
+
+def _actor():
+    """The account of the request being served, or None (a CLI command, the server itself)."""
+    from dataset_api.auth.permissions import current_user
+
+    try:
+        return current_user().account_id
+    except (KeyError, LookupError, RuntimeError, TypeError):
+        return None
+
+
+def keep(operation, annotations, *, account_id=None, first=False):
+    """Write one ``operation`` revision of each of ``annotations`` (rows as written, or dicts
+    naming ``id``, ``entry_id``, ``dimensions``, ``annotation``, ``metadata`` and ``at``): in
+    multi-row INSERTs, or by COPY on PostgreSQL when they are many (a quicker statement there). A
+    revision's time is its row's ``updated_at`` (that of the write, so that an export ``as_of``
+    agrees with the annotations' own timestamps), or now for a deletion. Each is numbered after
+    the annotation's last revision, read here, after the caller's write: on PostgreSQL that write
+    holds the annotation's row, so a concurrent change of it waits and numbers its revision after
+    this one. ``first``: the annotations are new, their revisions are number 1. ``account_id``
+    defaults to the caller's."""
+    now = utcnow()
+    items = [_values(a, operation != "deleted") for a in annotations]
+    if not items:
+        return
+    numbers = {} if first else last_numbers([item["id"] for item in items])
+    account_id = _actor() if account_id is None else account_id
+    revisions = [{"annotation_id": item["id"], "entry_id": item["entry_id"],
+                  "number": numbers.get(item["id"], 0) + 1, "operation": operation, "account_id": account_id,
+                  "at": item.get("at") or now, "dimensions": item["dimensions"],
+                  "annotation": item["annotation"], "metadata": item["metadata"]} for item in items]
+    if is_postgresql() and len(revisions) >= COPY_FROM:
+        sql_rows.copy(AnnotationRevision, revisions)
+    else:
+        sql_rows.insert(AnnotationRevision, revisions, chunk=CHUNK)
+
+
+def _values(annotation, stamped):
+    if isinstance(annotation, dict):
+        return annotation
+    return {"id": str(annotation.id), "entry_id": str(annotation.entry_id),
+            "dimensions": annotation.dimensions, "annotation": annotation.annotation,
+            "metadata": annotation.metadata, "at": annotation.updated_at if stamped else None}
+
+
+def after_write(operation):
+    """The annotations' ``after_create``/``after_update`` hook: ``keep`` the row's revision."""
+    def hook(resource, row):
+        keep(written(operation), [row])
+    return hook
+
+
+def after_delete(resource, row):
+    """The annotations' ``after_delete`` hook: ``keep`` a ``deleted`` revision of the row as it was."""
+    keep("deleted", [row])
+
+
+def last_numbers(annotation_ids):
+    """{annotation id: its last revision's number} for those of ``annotation_ids`` that have one."""
+    found = {}
+    for part in range(0, len(annotation_ids), CHUNK):
+        ids = annotation_ids[part:part + CHUNK]
+        marks = ", ".join([db.param] * len(ids))
+        cursor = db.execute_sql(f'SELECT "annotation_id", MAX("number") FROM "annotation_revision" '
+                                f'WHERE "annotation_id" IN ({marks}) GROUP BY "annotation_id"', ids)
+        found.update(cursor.fetchall())
+    return found
