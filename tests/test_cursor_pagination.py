@@ -297,7 +297,7 @@ def test_cursors_made_for_another_caller_or_under_another_key_or_format_are_refu
     import hashlib
     q = query.parse(ENTRIES, pairs)
     payload = cursor._compact([0, "~"])
-    raw = hashlib.blake2b(cursor._binding(ENTRIES, q) + b"\n" + payload, digest_size=6).digest() + payload
+    raw = hashlib.blake2b(cursor.binding(ENTRIES, q) + b"\n" + payload, digest_size=6).digest() + payload
     refused(api, "/entries", [*pairs, (CURSOR, base64.urlsafe_b64encode(raw).rstrip(b"=").decode())])
 
 

@@ -250,14 +250,23 @@ def test_a_write_reaches_an_open_stream_with_heartbeats_between(served, tmp_path
     start, url = served
     with start(tmp_path / "a", url) as server, writer(server) as http:
         stream = Stream(server.url, ADMIN)
+        stranger = tokens.issue(SECRET, account_id=99, email="u99@example.com", role="user")
+        outsider = Stream(server.url, stranger)
         try:
             assert stream.next(events_only=False) == {"retry": "2000", "id": ""}  # an empty log
+            assert outsider.next(events_only=False)["id"] == ""
             project = create_project(http, "Live")
             event = stream.next()
             assert event["event"] == "dataset:projects:created"
             assert json.loads(event["data"])["attributes"]["resource_id"] == project
             assert stream.next(timeout=5, events_only=False) == {"comment": "heartbeat"}
+            # a stream beside it, of a caller who may not read the project, hears only heartbeats
+            assert outsider.next(timeout=5, events_only=False) == {"comment": "heartbeat"}
+            with pytest.raises(queue.Empty):
+                outsider.next(timeout=1)
+            outsider.close()
             # past the bound (two per worker): 503 with Retry-After, as JSON:API
+            time.sleep(0.5)  # the outsider's stream has ended on the server too
             second = Stream(server.url, ADMIN)
             third = Stream(server.url, ADMIN)
             assert second.response.status_code == 200

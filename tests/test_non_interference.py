@@ -136,7 +136,7 @@ def forged(resource, sort_pairs, keys):
 
     q = query.parse(resource, sort_pairs)
     payload = cursor._compact(keys)
-    raw = hashlib.blake2b(cursor._binding(resource, q) + b"\n" + payload, digest_size=6).digest()
+    raw = hashlib.blake2b(cursor.binding(resource, q) + b"\n" + payload, digest_size=6).digest()
     return base64.urlsafe_b64encode(raw + payload).rstrip(b"=").decode()
 
 

@@ -44,6 +44,9 @@ class Hub:
         self.streams = {}  # asyncio.Event -> its loop
         self.closing = False
         self.listener = None
+        self.generation = 0  # wake-ups so far: a read made since the last one is current
+        self.reads = {}  # (loop, key) -> the future of a read made in this generation
+        self.reads_generation = 0
 
     def attach(self, limit):
         """A wake-up for a new stream; 503 (Retry-After) past ``limit`` open ones."""
@@ -67,14 +70,39 @@ class Hub:
         return len(self.streams)
 
     def wake_all(self):
-        """From any thread: every stream looks at the log again."""
+        """From any thread: every stream looks at the log again (one call into each event loop)."""
         with self.lock:
-            streams = list(self.streams.items())
-        for wake, loop in streams:
+            self.generation += 1
+            by_loop = {}
+            for wake, loop in self.streams.items():
+                by_loop.setdefault(loop, []).append(wake)
+        for loop, wakes in by_loop.items():
             try:
-                loop.call_soon_threadsafe(wake.set)
-            except RuntimeError:  # its loop has closed: the stream is gone
+                loop.call_soon_threadsafe(_set_all, wakes)
+            except RuntimeError:  # its loop has closed: its streams are gone
                 pass
+
+    async def shared(self, key, read):
+        """``await read()``, or the result of the same read (``key``: the caller, its filters and
+        position) another stream made since the last wake-up: streams that stand at the same
+        place in the same log read it once per wake-up, not once each."""
+        loop = asyncio.get_running_loop()
+        if self.reads_generation != self.generation:
+            self.reads, self.reads_generation = {}, self.generation
+        made = self.reads.get((loop, key))
+        if made is not None:
+            return await asyncio.shield(made)
+        future = loop.create_future()
+        self.reads[(loop, key)] = future
+        try:
+            result = await read()
+        except BaseException as exc:
+            self.reads.pop((loop, key), None)
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody else waits
+            raise
+        future.set_result(result)
+        return result
 
     def close_all(self):
         """The server stops: every open stream ends now (and new ones end at once)."""
@@ -133,6 +161,11 @@ class Hub:
 
 
 HUB = Hub()
+
+
+def _set_all(wakes):
+    for wake in wakes:
+        wake.set()
 
 
 def frame(event_id, name, data):

@@ -47,7 +47,7 @@ def _is_timestamp(text):
     return True
 
 
-def _binding(resource, query):
+def binding(resource, query):
     """The bytes a cursor is bound to: the resource, its sort and its filters (in any order)."""
     filters = sorted(json.dumps([f.parameter, f.value], sort_keys=True, default=str)
                      for f in query.filters)
@@ -71,7 +71,7 @@ class Seal:
 
 
 def _digest(seal, resource, query, payload):
-    message = b"\n".join([seal.caller.encode(), _binding(resource, query), payload])
+    message = b"\n".join([seal.caller.encode(), binding(resource, query), payload])
     return hmac.new(seal.key, message, hashlib.sha256).digest()[:DIGEST_BYTES]
 
 

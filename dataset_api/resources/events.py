@@ -149,12 +149,19 @@ async def stream_events(follow=True, last_event_id=None):
     # where the client stands, as EventSource keeps it (an id with no data dispatches nothing)
     opening = [live.frame(here, "reset", {"detail": RESET}) if reset else f"id: {here}\n\n".encode()]
 
-    async def read():
+    async def frames():
         rows = await run_in_threadpool(_read, q)
-        if rows:
-            q.after = [rows[-1].txid, rows[-1].id]
-        return [live.frame(cursor.encode(seal, EVENTS, q, q.terms, row), row.name,
-                           document.resource_object(EVENTS, row, q.fields)) for row in rows]
+        last = [rows[-1].txid, rows[-1].id] if rows else q.after
+        return last, [live.frame(cursor.encode(seal, EVENTS, q, q.terms, row), row.name,
+                                 document.resource_object(EVENTS, row, q.fields)) for row in rows]
+
+    fields = tuple(sorted((kind, tuple(sorted(names))) for kind, names in q.fields.items()))
+    group = (seal, cursor.binding(EVENTS, q), fields)
+
+    async def read():
+        # streams of one caller, with the same filters and fields, at the same place, read once
+        q.after, sent = await live.HUB.shared((*group, tuple(q.after or ())), frames)
+        return sent
 
     body = await live.run(read, follow=follow, heartbeat=config.event_stream_heartbeat_seconds,
                           expires_at=context["token_info"].get("exp"), limit=config.event_streams,
