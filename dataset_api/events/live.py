@@ -29,6 +29,7 @@ log = logging.getLogger("dataset_api")
 
 CHANNEL = "dataset_api_events"  # migration 0008's trigger notifies it
 SQLITE_POLL_SECONDS = 0.1
+GATHER_SECONDS = 0.03  # PostgreSQL: notifications that come this close together wake the streams once
 LISTEN_RETRY_SECONDS = 1.0  # the listener's connection failed: try again after this
 RECHECK_SECONDS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)  # after a hint that found nothing yet
 PAGE = 100  # events read at a time
@@ -140,6 +141,8 @@ class Hub:
                 if select.select([connection], [], [], 1.0)[0]:
                     connection.poll()
                     if connection.notifies:
+                        time.sleep(GATHER_SECONDS)  # the writes of the next moment: one wake-up
+                        connection.poll()
                         connection.notifies.clear()
                         self.wake_all()
         finally:
@@ -194,8 +197,8 @@ async def run(read, *, follow, heartbeat, expires_at, limit, opening=()):
             recheck, idle_since = None, time.monotonic()
             while not HUB.closing:
                 frames = await read()
-                for piece in frames:
-                    yield piece
+                if frames:  # one write to the socket for all of them
+                    yield b"".join(frames)
                 if len(frames) >= PAGE:
                     continue
                 if not follow:
