@@ -107,6 +107,7 @@ class Resource:
     # False for a resource whose changes are never published (webhooks: a secret must not travel)
     events: bool = True
     extra_events: tuple = ()
+    revised: bool = False  # keeps a revision of every change (annotations: docs/api.md, ``writes``)
     event_context: Callable | None = None  # row -> the ids its events name, beyond its own columns
     read_only: bool = False  # records made by the server: only list and show routes
     # integer columns, not attributes, that end every order before ``id`` (events: ``txid``, so

@@ -1,7 +1,6 @@
 """Annotation revisions: the one place that writes them (docs/api.md, "Annotation revisions").
 
-Every path that creates, changes or deletes annotations (the store's insert, change and remove
-through the annotations' hooks, the JSON-RPC batch's bulk create, the import) calls ``keep`` in
+Every write of annotations reaches ``keep`` through ``writes.recorded`` (the one write path), in
 its transaction, after its own write: a rolled-back change leaves no revision. A cascade (an
 entry, dataset or project deleted) takes the revisions with the annotations, so it keeps none.
 """
@@ -10,6 +9,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from dataset_api import rows as sql_rows
+from dataset_api.auth.permissions import current_account_id
 from dataset_api.db import db, is_postgresql
 from dataset_api.models import AnnotationRevision, utcnow
 
@@ -35,16 +35,6 @@ def written(operation):
     return "restored" if _RESTORING.get() else operation
 
 
-def _actor():
-    """The account of the request being served, or None (a CLI command, the server itself)."""
-    from dataset_api.auth.permissions import current_user
-
-    try:
-        return current_user().account_id
-    except (KeyError, LookupError, RuntimeError, TypeError):
-        return None
-
-
 def keep(operation, annotations, *, account_id=None, first=False):
     """Write one ``operation`` revision of each of ``annotations`` (rows as written, or dicts
     naming ``id``, ``entry_id``, ``dimensions``, ``annotation``, ``metadata`` and ``at``): in
@@ -60,7 +50,7 @@ def keep(operation, annotations, *, account_id=None, first=False):
     if not items:
         return
     numbers = {} if first else last_numbers([item["id"] for item in items])
-    account_id = _actor() if account_id is None else account_id
+    account_id = current_account_id() if account_id is None else account_id
     revisions = [{"annotation_id": item["id"], "entry_id": item["entry_id"],
                   "number": numbers.get(item["id"], 0) + 1, "operation": operation, "account_id": account_id,
                   "at": item.get("at") or now, "dimensions": item["dimensions"],
@@ -77,18 +67,6 @@ def _values(annotation, stamped):
     return {"id": str(annotation.id), "entry_id": str(annotation.entry_id),
             "dimensions": annotation.dimensions, "annotation": annotation.annotation,
             "metadata": annotation.metadata, "at": annotation.updated_at if stamped else None}
-
-
-def after_write(operation):
-    """The annotations' ``after_create``/``after_update`` hook: ``keep`` the row's revision."""
-    def hook(resource, row):
-        keep(written(operation), [row])
-    return hook
-
-
-def after_delete(resource, row):
-    """The annotations' ``after_delete`` hook: ``keep`` a ``deleted`` revision of the row as it was."""
-    keep("deleted", [row])
 
 
 def last_numbers(annotation_ids):

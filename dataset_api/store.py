@@ -1,9 +1,11 @@
 """Row-level operations shared by the JSON:API and JSON-RPC front ends: read a page, insert,
-change and remove one record inside a transaction, with the resource's rules applied."""
+change and remove one record inside a transaction, with the resource's rules applied; each write
+stamped and recorded by ``writes`` (the one write path)."""
 
 from peewee import AutoField, IntegrityError
 
 from dataset_api import rows as sql_rows
+from dataset_api import writes
 from dataset_api.auth import permissions
 from dataset_api.auth.roles import forget_memberships
 from dataset_api.db import db, is_postgresql
@@ -11,7 +13,6 @@ from dataset_api.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from dataset_api.events import outbox
 from dataset_api.jsonapi import build
 from dataset_api.jsonapi.values import unstorable
-from dataset_api.models import utcnow
 
 
 def scope(resource, select):
@@ -89,7 +90,9 @@ def insert(resource, values, user, client_id=None):
         forget_memberships(model)
         _hook(resource.after_create, resource, row)
         row = model.get_by_id(row.id)
-        outbox.record(resource, "created", row, outbox.written(resource, row, values))
+        # a client's id may be a deleted annotation's: its revisions are numbered after that one's
+        writes.recorded(resource, "created", [(row, outbox.written(resource, row, values))],
+                        first=client_id is None)
     return row
 
 
@@ -101,18 +104,14 @@ def change(resource, resource_id, values, user, precondition=None):
         permit(resource, "update", user, row)
         expected = precondition(row) if precondition else None
         _hook(resource.before_update, resource, row, values, user)
-        changes = {model._meta.columns[k]: v for k, v in values.items()}
-        stmt = model.update({**changes, model.version: model.version + 1,
-                             model.updated_at: utcnow()}).where(model.id == row.id)
-        if expected is not None:
-            stmt = stmt.where(model.version == expected)
+        stmt = writes.update_statement(model, row.id, values, expected)
         if _write(resource, stmt.execute) == 0:
             raise PreconditionFailed("The resource changed since you read it (If-Match).",
                                      code="stale_version")
         forget_memberships(model)
         row = model.get_by_id(row.id)
         _hook(resource.after_update, resource, row)
-        outbox.record(resource, "updated", row, outbox.written(resource, row, values))
+        writes.recorded(resource, "updated", [(row, outbox.written(resource, row, values))])
     return row
 
 
@@ -133,8 +132,8 @@ def remove(resource, resource_id, user, precondition=None):
             raise PreconditionFailed("The resource changed since you read it (If-Match).",
                                      code="stale_version")
         forget_memberships(model)
-        _hook(resource.after_delete, resource, row)
-        outbox.record(resource, "deleted", row)
+        writes.recorded(resource, "deleted", [(row, None)])
+        _hook(resource.after_delete, resource, row)  # after: a dataset it completes follows it
 
 
 def _hook(function, *args):

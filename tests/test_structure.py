@@ -85,3 +85,30 @@ def test_an_installed_copy_reads_the_spec_it_carries(tmp_path):
                           env={**os.environ, "PYTHONPATH": str(site)}, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == [str(site / "dataset_api" / "jsonrpc" / "methods.py"), "1"]
+
+
+def _calls(path):
+    """``module.function`` names ``path`` calls, and the text of its string constants."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    calls = {f"{node.func.value.id}.{node.func.attr}" for node in ast.walk(tree)
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+             and isinstance(node.func.value, ast.Name)}
+    texts = [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+    return calls, texts
+
+
+def test_one_write_path():
+    """Only ``writes`` records events and revisions and moves versions (issue #22): a module that
+    did it by hand could forget one of the three (tests/test_write_path.py checks the routes)."""
+    by_hand = []
+    for name, path in _modules().items():
+        if name in ("dataset_api.writes", "dataset_api.events.outbox", "dataset_api.revisions") \
+                or name.startswith("dataset_api.migrations"):
+            continue
+        calls, texts = _calls(path)
+        source = path.read_text(encoding="utf-8")
+        recording = {c for c in calls if c.startswith(("outbox.record", "outbox.emit", "revisions.keep"))}
+        bumps = ".version + 1" in source or any('"version" + 1' in text for text in texts)
+        if recording or bumps:
+            by_hand.append((name, sorted(recording), bumps))
+    assert by_hand == []

@@ -26,6 +26,15 @@ def current_user():
     return context["token_info"]["user"]
 
 
+def current_account_id():
+    """The account of the request being served, or None outside one (the delivery worker, a CLI
+    command, the server itself): who an event or a revision names."""
+    try:
+        return current_user().account_id
+    except (KeyError, LookupError, RuntimeError, TypeError):
+        return None
+
+
 def _memberships(user, roles):
     return ProjectMember.select(ProjectMember.project).where(
         ProjectMember.account_id == user.account_id, ProjectMember.disabled_at.is_null(),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dataset_api import rows
+from dataset_api.auth.permissions import current_account_id
 from dataset_api.db import db, is_postgresql
 from dataset_api.jsonapi.values import render_timestamp
 from dataset_api.models import Event, Webhook, WebhookDelivery, utcnow, uuid7
@@ -46,16 +47,6 @@ def _plain(value):
     return value
 
 
-def _actor():
-    """The account of the request being served, or None (the delivery worker, a CLI command)."""
-    from dataset_api.auth.permissions import current_user
-
-    try:
-        return current_user().account_id
-    except (KeyError, LookupError, RuntimeError, TypeError):
-        return None
-
-
 def webhooks_of(project_id):
     """[(id, wanted event names)] of the enabled webhooks of ``project_id``: one indexed read, its
     SQL written here (on every write of the service; peewee takes longer to build it than the
@@ -81,7 +72,7 @@ def emit_many(resource, kind, items):
     ``project_id``, ``dataset_id`` and ``entry_id`` they name): one read of webhooks per project,
     one INSERT of events and one of deliveries in all (one statement for both, for one event on
     PostgreSQL: each statement is a round trip there, the bulk of an event's cost)."""
-    name, now, actor = f"{resource.type}:{kind}", utcnow(), _actor()
+    name, now, actor = f"{resource.type}:{kind}", utcnow(), current_account_id()
     hooks, events, targets = {}, [], []
     for resource_id, args, metadata in items:
         project_id = metadata.get("project_id")

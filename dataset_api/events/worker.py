@@ -16,6 +16,7 @@ import httpx
 import redis
 from peewee import SQL, fn
 
+from dataset_api import writes
 from dataset_api.db import db, is_outage, is_postgresql, lock_until_commit
 from dataset_api.events import delivery
 from dataset_api.events.publish import Publisher
@@ -183,14 +184,15 @@ class Worker:
         db.cursor().executemany(
             f'UPDATE "webhook_delivery" SET "status" = {q}, "attempts" = {q}, "next_attempt_at" = {q}, '
             f'"last_attempt_at" = {q}, "response_code" = {q}, "duration_ms" = {q}, "last_error" = {q}, '
-            f'"delivered_at" = {q}, "updated_at" = {q}, "locked_until" = NULL, "version" = "version" + 1 '
+            f'"delivered_at" = {q}, "locked_until" = NULL, {writes.STAMP.format(param=q)} '
             f'WHERE "id" = {q}', params)
         if succeeded:
-            Webhook.update(failing_since=None, last_success_at=now).where(Webhook.id.in_(succeeded)).execute()
+            ok = {Webhook.failing_since: None, Webhook.last_success_at: now}
+            Webhook.update(writes.stamp(Webhook, ok, now)).where(Webhook.id.in_(succeeded)).execute()
         failing = set(failed) - succeeded  # a success in the batch ends the webhook's failures
         if failing:
-            Webhook.update(failing_since=fn.COALESCE(Webhook.failing_since, now)) \
-                .where(Webhook.id.in_(failing)).execute()
+            Webhook.update(writes.stamp(Webhook, {Webhook.failing_since: now}, now)) \
+                .where(Webhook.id.in_(failing), Webhook.failing_since.is_null()).execute()
             self._disable(failing, failed, now)
 
     def _disable(self, failing, errors, now):
@@ -199,9 +201,9 @@ class Worker:
         cutoff = now - timedelta(seconds=limit)
         for hook in Webhook.select(Webhook.id).where(Webhook.id.in_(failing), Webhook.enabled == True,  # noqa: E712
                                                       Webhook.failing_since <= cutoff):
-            Webhook.update(enabled=False, updated_at=now, version=Webhook.version + 1,
-                           disabled_reason=f"No successful delivery for {limit} s; last error: "
-                                           f"{errors[hook.id]}"[:500]).where(Webhook.id == hook.id).execute()
+            reason = f"No successful delivery for {limit} s; last error: {errors[hook.id]}"[:500]
+            off = {Webhook.enabled: False, Webhook.disabled_reason: reason}
+            Webhook.update(writes.stamp(Webhook, off, now)).where(Webhook.id == hook.id).execute()
             log.warning("webhook %s disabled: failing since before %s", hook.id, cutoff)
 
     # --- retention -------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 for their entries, the rules and the permission check of each call from it, one multi-row INSERT.
 Each call gets the result or the error ``methods.create`` would give it."""
 
-from dataset_api import revisions, store
+from dataset_api import store, writes
 from dataset_api.crud import current_user
 from dataset_api.events import outbox
 from dataset_api.jsonrpc import methods
@@ -37,9 +37,9 @@ def write_creates(rows):
     their results, in order."""
     stored = store.insert_many(ANNOTATIONS, rows)
     # new ids are first revisions; a client's id may be a deleted annotation's, numbered after it
-    revisions.keep("created", stored, first=not any("id" in row for row in rows))
-    outbox.record_many(ANNOTATIONS, "created", [(row, outbox.written(ANNOTATIONS, row, values))
-                                                for values, row in zip(rows, stored, strict=True)])
+    writes.recorded(ANNOTATIONS, "created", [(row, outbox.written(ANNOTATIONS, row, values))
+                                             for values, row in zip(rows, stored, strict=True)],
+                    first=not any("id" in row for row in rows))
     return [methods.flat(row) for row in stored]
 
 

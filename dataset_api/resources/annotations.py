@@ -2,7 +2,7 @@
 ``dataset_api.jsonrpc``): what annotators record on an entry. A completed entry's annotations no
 longer change; its assignee (or an owner) writes them."""
 
-from dataset_api import crud, revisions, rules
+from dataset_api import crud, rules
 from dataset_api.auth import permissions
 from dataset_api.db import is_postgresql
 from dataset_api.errors import Conflict
@@ -74,11 +74,9 @@ ANNOTATIONS = register(Resource(
     visible=_visible,
     write={"create": "owner_or_assignee", "update": "owner_or_assignee", "delete": "owner_or_assignee"},
     before_create=_create,
-    after_create=revisions.after_write("created"),
     before_update=lambda resource, row, values, user: _entry_open(row.entry_id),
-    after_update=revisions.after_write("updated"),
     before_delete=lambda resource, row: _entry_open(row.entry_id),
-    after_delete=revisions.after_delete,
+    revised=True,
     permit_context=_permit_context,
 ))
 

@@ -1,12 +1,11 @@
 """Note feeds (``/note_feeds``): a discussion thread anchored on an entry or on one of its
 annotations; anyone who reads the entry may open or resolve one, its author or an owner edits it."""
 
-from dataset_api import crud, rules
+from dataset_api import crud, rules, writes
 from dataset_api.auth import permissions
 from dataset_api.db import db
 from dataset_api.errors import Conflict, Invalid
-from dataset_api.events import outbox
-from dataset_api.models import Entry, NoteFeed, utcnow
+from dataset_api.models import Entry, NoteFeed
 from dataset_api.registry import Attr, Include, Parent, Resource, common, register
 from dataset_api.resources.entries import ENTRIES
 from dataset_api.store import get_or_404
@@ -78,7 +77,5 @@ def resolve_note_feed(id, body=None):
     with db.atomic():
         feed = get_or_404(NOTE_FEEDS, id)
         if feed.status != "resolved":
-            NoteFeed.update(status="resolved", version=NoteFeed.version + 1,
-                            updated_at=utcnow()).where(NoteFeed.id == feed.id).execute()
-            outbox.record(NOTE_FEEDS, "resolved", feed, {"status": "resolved"})
+            writes.update(NOTE_FEEDS, feed, {"status": "resolved"}, kind="resolved")
     return crud.render_one(NOTE_FEEDS, get_or_404(NOTE_FEEDS, id))

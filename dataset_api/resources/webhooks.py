@@ -6,7 +6,7 @@ must never travel."""
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from dataset_api import crud, rules, store
+from dataset_api import crud, rules, store, writes
 from dataset_api.auth import permissions
 from dataset_api.db import db
 from dataset_api.errors import Invalid
@@ -116,9 +116,9 @@ def rotate_webhook_secret(id):
         row = store.get_or_404(WEBHOOKS, id, lock=True)
         store.permit(WEBHOOKS, "update", user, row)
         secret, now = signing.new_secret(), utcnow()
-        Webhook.update(secret=secret, previous_secret=row.secret,
-                       previous_secret_expires_at=now + timedelta(hours=PREVIOUS_SECRET_HOURS),
-                       version=Webhook.version + 1, updated_at=now).where(Webhook.id == row.id).execute()
+        expires = now + timedelta(hours=PREVIOUS_SECRET_HOURS)
+        writes.update(WEBHOOKS, row, {"secret": secret, "previous_secret": row.secret,
+                                      "previous_secret_expires_at": expires})
     return _with_secret(crud.render_one(WEBHOOKS, store.get_or_404(WEBHOOKS, id)), secret)
 
 
@@ -156,7 +156,6 @@ def resend_webhook_delivery(id):
     with db.atomic():
         row = store.get_or_404(WEBHOOK_DELIVERIES, id, lock=True)
         store.permit(WEBHOOKS, "update", user, row)
-        WebhookDelivery.update(status="pending", next_attempt_at=utcnow(), locked_until=None,
-                               version=WebhookDelivery.version + 1, updated_at=utcnow()) \
-            .where(WebhookDelivery.id == row.id).execute()
+        writes.update(WEBHOOK_DELIVERIES, row, {"status": "pending", "next_attempt_at": utcnow(),
+                                                "locked_until": None})
     return crud.render_one(WEBHOOK_DELIVERIES, store.get_or_404(WEBHOOK_DELIVERIES, id), status=202)

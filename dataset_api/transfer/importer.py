@@ -22,11 +22,11 @@ from datetime import timedelta
 
 from peewee import JSONField
 
-from dataset_api import bulkfile, errors, revisions, store
+from dataset_api import bulkfile, errors, store, writes
 from dataset_api import rows as sql_rows
 from dataset_api.db import db, is_postgresql
-from dataset_api.events import outbox
 from dataset_api.models import Annotation, Entry, JsonText, utcnow, uuid7
+from dataset_api.resources.annotations import ANNOTATIONS
 from dataset_api.resources.datasets import DATASETS
 from dataset_api.resources.entries import ENTRIES
 from dataset_api.transfer import lines
@@ -340,10 +340,13 @@ class Writer:
         self.entries.insert()
         if changes:
             db.cursor().executemany(_update_sql(), changes)
+        # no event per row: the import's one summary (``write``); a revision per annotation
         if replaced:
-            revisions.keep("deleted", _delete_annotations(replaced), account_id=self.account_id)
+            writes.recorded(ANNOTATIONS, "deleted", [(a, None) for a in _delete_annotations(replaced)],
+                            event=False, account_id=self.account_id)
         self.annotations.insert()
-        revisions.keep("created", self.revised, account_id=self.account_id, first=True)
+        writes.recorded(ANNOTATIONS, "created", [(a, None) for a in self.revised], event=False,
+                        first=True, account_id=self.account_id)
         self.revised = []
 
     def _existing(self, resources):
@@ -372,8 +375,8 @@ def _delete_annotations(entry_ids):
 
 def _update_sql():
     q = db.param
-    return (f'UPDATE "entry" SET "priority" = {q}, "job_id" = {q}, "version" = "version" + 1, '
-            f'"updated_at" = {q} WHERE "id" = {q}')
+    return (f'UPDATE "entry" SET "priority" = {q}, "job_id" = {q}, {writes.STAMP.format(param=q)} '
+            f'WHERE "id" = {q}')
 
 
 def write(dataset_id, user, box, on_conflict, partial, outcome):
@@ -390,7 +393,7 @@ def write(dataset_id, user, box, on_conflict, partial, outcome):
         if outcome.created:
             counters.shift(dataset.id, total=outcome.created)
         # one summary event for the whole import (docs/events.md), not one per row
-        outbox.emit(ENTRIES, "imported", dataset.id, {
+        writes.summarized(ENTRIES, "imported", dataset.id, {
             **outcome.counts(), "refused": outcome.error_count, "on_conflict": on_conflict,
             "partial": partial}, project_id=str(dataset.project_id), dataset_id=str(dataset.id),
             account_id=user.account_id)

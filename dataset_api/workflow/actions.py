@@ -1,10 +1,9 @@
 """Workflow actions on entries, each one transaction: check with the state machine, write with a
 version check (so two racing callers can never both win), move the dataset counters."""
 
-from dataset_api import errors, store
+from dataset_api import errors, store, writes
 from dataset_api.auth.roles import OWNER, enabled_member, role_in
 from dataset_api.db import is_postgresql, lock_until_commit
-from dataset_api.events import outbox
 from dataset_api.models import Entry
 from dataset_api.registry import RESOURCES
 from dataset_api.workflow import counters, machine, statements
@@ -55,10 +54,7 @@ def perform(entry, user, action, **params):
             kind, args = "errored", {"message": params.get("message")}
     except machine.Refused as exc:
         raise _refused(exc) from None
-    row = apply(entry, changes)
-    if changes:
-        _emit(kind, row, args)
-    return row
+    return apply(entry, changes, kind, args)
 
 
 def caller(user, dataset_id):
@@ -72,17 +68,19 @@ def caller(user, dataset_id):
 
 def _emit(kind, entry, args):
     """The entry's workflow event (docs/events.md), in the action's transaction."""
-    outbox.record(RESOURCES["entries"], kind, entry, args)
+    writes.recorded(RESOURCES["entries"], kind, [(entry, args)])
 
 
-def apply(entry, changes):
-    """Write ``changes`` if the entry is still at the version we read; move the counters."""
+def apply(entry, changes, kind, args):
+    """Write ``changes`` if the entry is still at the version we read, with the event ``kind``;
+    move the counters (their ``completed`` event, if any, follows the entry's)."""
     if not changes:
         return entry
     updated = statements.update_entry(entry.id, changes, version=entry.version)
     if updated is None:
         raise errors.Conflict("The entry changed while you acted on it; fetch it and try again.",
                               code="changed_concurrently")
+    _emit(kind, updated, args)
     if "status" in changes:
         completed, in_progress = counters.status_deltas(entry.status, changes["status"])
         if completed or in_progress:
@@ -123,8 +121,8 @@ def next_entry(user, dataset_id, narrow=None):
         raise errors.NotFound("No entry is waiting for you in this dataset.")
     claimed = min(heads, key=lambda e: (-e[1], e[2], e[0]))[0]  # Entry.queue_order's
     entry = statements.update_entry(claimed, {"assigned_to_id": user.account_id, "status": "in_progress"})
-    counters.shift(dataset.id, in_progress=1)
     _emit("selected", entry, {"assigned_to_id": user.account_id})
+    counters.shift(dataset.id, in_progress=1)
     return entry, True
 
 

@@ -1,6 +1,6 @@
 """Dataset counters, changed by SQL increments in the entry's own transaction (no read-modify-write)."""
 
-from dataset_api.events import outbox
+from dataset_api import writes
 from dataset_api.models import Dataset, Entry
 from dataset_api.registry import RESOURCES
 from dataset_api.workflow import statements
@@ -20,9 +20,9 @@ def shift(dataset_id, *, total=0, completed=0, in_progress=0):
 
 
 def _completed(dataset):
-    outbox.record(RESOURCES["datasets"], "completed", dataset, {
+    writes.recorded(RESOURCES["datasets"], "completed", [(dataset, {
         "status": "completed", "entries_total_count": dataset.entries_total_count,
-        "entries_completed_count": dataset.entries_completed_count})
+        "entries_completed_count": dataset.entries_completed_count})])
 
 
 def status_deltas(old_status, new_status):

@@ -10,6 +10,7 @@ every list) is built by peewee from the registry's declarations.
 
 from functools import cache
 
+from dataset_api import writes
 from dataset_api.db import db, is_postgresql, is_sqlite
 from dataset_api.models import Dataset, Entry, utcnow
 
@@ -85,7 +86,7 @@ def queue_head(dataset_id, step):
 def _update(names, versioned, sqlite):
     sets = ", ".join(f'"{Entry._meta.fields[name].column_name}" = ?' for name in names)
     where = '"id" = ? AND "version" = ?' if versioned else '"id" = ?'
-    return _text(f'UPDATE "entry" SET {sets}, "version" = "version" + 1, "updated_at" = ? '
+    return _text(f'UPDATE "entry" SET {sets}, {writes.STAMP.format(param="?")} '
                  f'WHERE {where} RETURNING {_entry_columns()}')
 
 
@@ -115,7 +116,7 @@ def _counters(relative, sqlite):
         f'"progress" = CASE WHEN {total} > 0 THEN CAST({done} AS FLOAT) / {total} ELSE 0.0 END, '
         f"\"status\" = CASE WHEN {total} > 0 AND {done} >= {total} THEN 'completed' "
         f"WHEN {busy} > 0 OR {done} > 0 THEN 'in_progress' ELSE 'pending' END, "
-        '"updated_at" = ? WHERE "id" = ? '
+        f'{writes.STAMP.format(param="?")} WHERE "id" = ? '
         'RETURNING "id", "project_id", "status", "entries_total_count", "entries_completed_count"')
 
 
