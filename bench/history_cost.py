@@ -9,8 +9,8 @@ database (on PostgreSQL ``historybench_<random>``, dropped after the run): the b
 with ``pip install -e .`` in a venv of its own) and this checkout. Neither has a webhook or Redis.
 Then, in interleaved rounds so that drift hits both alike, on each: creates of an annotation
 (``POST /annotations``), claims and submits (``GET /entries/next``, ``POST …/submit``), updates of
-an annotation (``PATCH /annotations/{id}``) and imports of 10,000 entries. The goal: at most 10%
-more at p50 than the baseline.
+an annotation (``PATCH /annotations/{id}``) and imports of 10,000 entries (without annotations,
+and each with one: a revision each). The goal: at most 10% more at p50 than the baseline.
 
 Writes the ``history-cost`` section of docs/performance.md (the other database's results are kept).
 """
@@ -32,7 +32,7 @@ from events import Client, claim, create, world
 ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 ROUNDS, PER_ROUND, IMPORT_LINES = 10, 30, 10_000
 GOAL = 0.10
-KINDS = ("create", "next", "submit", "update", "import 10,000")
+KINDS = ("create", "next", "submit", "update", "import 10,000", "import 10,000 annotated")
 
 
 def update(client, w):
@@ -44,9 +44,12 @@ def update(client, w):
     return seconds
 
 
-def import_lines(client, w):
+def import_lines(client, w, annotated=False):
+    """An import of IMPORT_LINES new entries; ``annotated``: each with an annotation (a revision
+    each, now)."""
     w["imports"] += 1
-    body = "".join(json.dumps({"resource": f"s3://b/big{w['imports']}/{i}.jpg"}) + "\n"
+    note = {"annotations": [{"dimensions": {"x": 1}, "annotation": {"label": "bird"}}]} if annotated else {}
+    body = "".join(json.dumps({"resource": f"s3://b/big{w['imports']}/{i}.jpg", **note}) + "\n"
                    for i in range(IMPORT_LINES))
     status, answer, seconds = client.send("POST", f"/datasets/{w['dataset']}/import", body.encode(),
                                           "application/x-ndjson")
@@ -86,6 +89,7 @@ def run(db, baseline):
                     samples[side]["submit"].append(s)
                     samples[side]["update"].append(update(client, w))
                 samples[side]["import 10,000"].append(import_lines(client, w))
+                samples[side]["import 10,000 annotated"].append(import_lines(client, w, annotated=True))
         loadavg.append(os.getloadavg()[0])
         rows = {}
         for kind in KINDS:

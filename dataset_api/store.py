@@ -61,13 +61,18 @@ def not_found(resource, resource_id):
     return NotFound(f"No {resource.type} with id {resource_id!r}.")
 
 
+def shown(resource, select):
+    """Narrow a select to what an index shows the caller: what it may read, of the rows every
+    index may show yet (``resource.settled``: events whose place in commit order is settled)."""
+    select = scope(resource, select)
+    settled = resource.settled() if resource.settled is not None else None
+    return select if settled is None else select.where(settled)
+
+
 def page(resource, q):
     """Return (rows, has_more, count or None) for a parsed index query."""
     model = build.model_of(resource)
-    readable = scope(resource, model.select())
-    settled = resource.settled() if resource.settled is not None else None
-    if settled is not None:
-        readable = readable.where(settled)
+    readable = shown(resource, model.select())
     select = build.filtered(model, readable, q.filters)
     rows, has_more = build.page(model, build.ordered(model, select, q.sort, q.tail), q, readable)
     return rows, has_more, select.count() if q.count else None

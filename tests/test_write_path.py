@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from dataset_api.jsonrpc import bulk, methods
 from dataset_api import spec
+from dataset_api.jsonrpc import bulk, methods
 from tests import factories
 from tests.factories import caller, expect, id_of
+from tests.test_events import drain, hooked, worker
 from tests.test_import import ndjson, upload
 from tests.test_jsonrpc import call, replies
 from tests.test_jsonrpc import post as rpc_post
@@ -170,11 +171,14 @@ def import_dataset_entries(w):
     # entries' counters move the dataset's version, the entry updated moves its own
     first = f"/entries/{w['first']['id']}"
     records = changed(_dataset(w), w, entry=first)
-    text = ndjson({"resource": "img-0.png", "priority": 3,
-                   "annotations": [{"dimensions": {}, "annotation": {"label": "cat"}}]},
-                  {"resource": "new.png", "annotations": [{"dimensions": {}, "annotation": {"label": "dog"}}]})
+    def note(label):
+        return [{"dimensions": {}, "annotation": {"label": label}}]
+
+    text = ndjson({"resource": "img-0.png", "priority": 3, "annotations": note("cat")},
+                  {"resource": "new.png", "annotations": note("dog")})
     resp = upload(w["api"], w["dataset"], text, on_conflict="update")
-    assert resp.status_code == 200 and (resp.json()["meta"]["created"], resp.json()["meta"]["updated"]) == (1, 1)
+    assert resp.status_code == 200, resp.text
+    assert (resp.json()["meta"]["created"], resp.json()["meta"]["updated"]) == (1, 1)
     notes = expect(w["api"].get("/annotations?sort=created_at"), 200)
     assert [n["attributes"]["annotation"]["label"] for n in notes] == ["cat", "dog"]
     return Write(records + [(f"/entries/{notes[1]['attributes']['entry_id']}", 0)],
@@ -303,9 +307,11 @@ def rpc_batch(w):
     # two creates (written together, the set-based path), an update and a delete: each call's own
     records = changed(ann(w["box"]), w)
     new = {"entry_id": w["first"]["id"], "dimensions": {}}
-    batch = [{"jsonrpc": "2.0", "id": 1, "method": "create", "params": {**new, "annotation": {"label": "a"}}},
-             {"jsonrpc": "2.0", "id": 2, "method": "create", "params": {**new, "annotation": {"label": "b"}}},
-             {"jsonrpc": "2.0", "id": 3, "method": "update", "params": {"id": w["box"]["id"], "metadata": {}}}]
+    calls = [("create", {**new, "annotation": {"label": "a"}}),
+             ("create", {**new, "annotation": {"label": "b"}}),
+             ("update", {"id": w["box"]["id"], "metadata": {}})]
+    batch = [{"jsonrpc": "2.0", "id": n, "method": method, "params": params}
+             for n, (method, params) in enumerate(calls, start=1)]
     answers = replies(rpc_post(w["client"], batch))
     a, b = (r["result"]["id"] for r in answers[:2])
     rpc(w["client"], "delete", id=a)
@@ -332,7 +338,7 @@ def update_note_feed(w):
 
 def delete_note_feed(w):
     expect(w["api"].delete(_feed(w)), 204)
-    return Write(gone(_feed(w)) + gone(f"/note_comments/{w['comment']['id']}"), ["dataset:note_feeds:deleted"])
+    return Write(gone(_feed(w)) + gone(_comment(w)), ["dataset:note_feeds:deleted"])
 
 
 def resolve_note_feed(w):
@@ -406,7 +412,8 @@ CASES = {
     "assignEntry": [assign_entry], "selectEntry": [select_entry], "claimNextEntry": [claim_next_entry],
     "submitEntry": [submit_entry], "reportEntryError": [report_entry_error],
     "createAnnotation": [create_annotation], "updateAnnotation": [update_annotation],
-    "deleteAnnotation": [delete_annotation], "restoreAnnotation": [restore_annotation, restore_deleted_annotation],
+    "deleteAnnotation": [delete_annotation],
+    "restoreAnnotation": [restore_annotation, restore_deleted_annotation],
     "callAnnotationsRpc": [rpc_create, rpc_update, rpc_delete, rpc_restore],
     "callAnnotationsRpcBatch": [rpc_batch],
     "createNoteFeed": [create_note_feed], "updateNoteFeed": [update_note_feed],
@@ -440,3 +447,32 @@ def test_a_write_moves_the_version_records_its_events_and_keeps_its_revisions(wo
     assert [name for rid, name, _ in events(api) if rid not in seen] == write.events
     new = revisions(api)
     assert sorted(new[rid] for rid in set(new) - set(kept)) == sorted(write.revisions)
+
+
+def test_the_delivery_worker_moves_the_versions_of_what_it_changes(tmp_path):
+    """The worker writes too: a delivery's outcome and its webhook's ``failing_since`` and
+    ``last_success_at`` are what the API shows, so their ETags move with them."""
+    with hooked(tmp_path, answers=(500,)) as h:
+        rid = h.project["id"]
+        expect(h.api.patch(f"/projects/{rid}", attrs("projects", rid, name="Owls")), 200)
+        delivery = f"/webhook_deliveries/{expect(h.api.get('/webhook_deliveries'), 200)[0]['id']}"
+        webhook = f"/webhooks/{h.webhook['id']}"
+
+        def read():
+            return [(version(h.api, path), expect(h.api.get(path), 200)["attributes"])
+                    for path in (delivery, webhook)]
+
+        shown = read()
+        work = worker(tmp_path)
+        try:
+            for answered, status, failing in ((1, "retrying", True), (2, "succeeded", False)):
+                drain(work, until=lambda n=answered: len(h.receiver.received) >= n)
+                drain(work)
+                (before_d, _), (before_w, _) = shown
+                shown = read()
+                (now_d, d), (now_w, w) = shown
+                assert (d["status"], d["attempts"], now_d) == (status, answered, before_d + 1)
+                assert (w["failing_since"] is not None, now_w) == (failing, before_w + 1)
+                assert (w["last_success_at"] is not None) == (not failing)
+        finally:
+            work.close()

@@ -106,9 +106,7 @@ RESET = ("The stream cannot resume after that event: it is past retention, or th
 def _last(q):
     """The last event of the log the caller reads with ``q``'s filters (its number, transaction
     and id only), or None."""
-    readable = store.scope(EVENTS, Event.select(Event.txid, Event.id, Event.uid))
-    if (settled := _settled()) is not None:
-        readable = readable.where(settled)
+    readable = store.shown(EVENTS, Event.select(Event.txid, Event.id, Event.uid))
     return build.filtered(Event, readable, q.filters).order_by(Event.txid.desc(), Event.id.desc()).first()
 
 
