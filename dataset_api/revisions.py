@@ -7,11 +7,14 @@ entry, dataset or project deleted) takes the revisions with the annotations, so 
 
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import cache
+
+from peewee import JSONField
 
 from dataset_api import rows as sql_rows
 from dataset_api.auth.permissions import current_account_id
-from dataset_api.db import db, is_postgresql
-from dataset_api.models import AnnotationRevision, utcnow
+from dataset_api.db import db, is_postgresql, is_sqlite
+from dataset_api.models import AnnotationRevision, utcnow, uuid7
 
 OPERATIONS = ("created", "updated", "deleted", "restored")
 CHUNK = 1000  # revisions an INSERT writes (10 parameters each) and ids a read of numbers names
@@ -49,16 +52,44 @@ def keep(operation, annotations, *, account_id=None, first=False):
     items = [_values(a, operation != "deleted") for a in annotations]
     if not items:
         return
-    numbers = {} if first else last_numbers([item["id"] for item in items])
     account_id = current_account_id() if account_id is None else account_id
-    revisions = [{"annotation_id": item["id"], "entry_id": item["entry_id"],
-                  "number": numbers.get(item["id"], 0) + 1, "operation": operation, "account_id": account_id,
-                  "at": item.get("at") or now, "dimensions": item["dimensions"],
-                  "annotation": item["annotation"], "metadata": item["metadata"]} for item in items]
+    if len(items) == 1:  # one statement, its number read in it
+        _insert_numbered(_revision(items[0], None, operation, account_id, now))
+        return
+    numbers = {} if first else last_numbers([item["id"] for item in items])
+    revisions = [_revision(item, numbers.get(item["id"], 0) + 1, operation, account_id, now)
+                 for item in items]
     if is_postgresql() and len(revisions) >= COPY_FROM:
         sql_rows.copy(AnnotationRevision, revisions)
     else:
         sql_rows.insert(AnnotationRevision, revisions, chunk=CHUNK)
+
+
+def _revision(item, number, operation, account_id, now):
+    return {"id": uuid7(), "annotation_id": item["id"], "entry_id": item["entry_id"], "number": number,
+            "operation": operation, "account_id": account_id, "at": item.get("at") or now,
+            "dimensions": item["dimensions"], "annotation": item["annotation"], "metadata": item["metadata"]}
+
+
+@cache
+def _numbered(sqlite):
+    """INSERT of one revision numbered after the annotation's last, by a subquery in its VALUES
+    (the column's type then types the parameters, on PostgreSQL too): the parameter of ``number``
+    is the annotation's id."""
+    after = 'SELECT COALESCE(MAX("number"), 0) + 1 FROM "annotation_revision" WHERE "annotation_id" = {q}'
+    fields = sql_rows.plan(AnnotationRevision)[0]
+    json = "json({q})" if sqlite else "{q}"
+    marks = [f"({after})" if f.name == "number" else json if isinstance(f, JSONField) else "{q}"
+             for f in fields]
+    names = ", ".join(f'"{f.column_name}"' for f in fields)
+    return f'INSERT INTO "annotation_revision" ({names}) VALUES ({", ".join(marks)})'.replace("{q}", db.param)
+
+
+def _insert_numbered(revision):
+    values = {**revision, "number": revision["annotation_id"]}
+    params = [None if values[name] is None else to_db(values[name])
+              for name, to_db in sql_rows.plan(AnnotationRevision)[1]]
+    db.execute_sql(_numbered(is_sqlite()), params)
 
 
 def _values(annotation, stamped):

@@ -6,7 +6,7 @@ store the rows."""
 import io
 from functools import cache
 
-from peewee import AutoField, ForeignKeyField, JSONField, chunked
+from peewee import AutoField, ForeignKeyField, JSONField
 
 from dataset_api.db import db, is_sqlite
 
@@ -19,17 +19,16 @@ def insert(model, rows, *, key=None, chunk=100):
     if not rows:
         return [] if key else None
     meta = model._meta
-    rows = [{**meta.get_default_dict(), **values} for values in rows]
-    # an auto-incremented id no row gives is left to the database (PostgreSQL refuses NULL for it),
-    # as is a column the database fills (``filled_by_database``: the event's transaction)
-    fields = tuple(f for f in meta.sorted_fields if not (isinstance(f, AutoField) and f.name not in rows[0])
-                   and not getattr(f, "filled_by_database", False))
-    columns = [column(field) for field in fields]
+    rows = with_defaults(model, rows)
+    auto_given = meta.primary_key.name in rows[0] or not isinstance(meta.primary_key, AutoField)
+    columns = plan(model, auto_given)[1]
     stored = {}
-    for part in chunked(rows, chunk):
-        params = [None if row.get(name) is None else to_db(row[name])
+    for start in range(0, len(rows), chunk):
+        part = rows[start:start + chunk]
+        params = [None if (value := row.get(name)) is None else to_db(value)
                   for row in part for name, to_db in columns]
-        cursor = db.execute_sql(_insert_sql(model, fields, len(part), key is not None), params)
+        sql = _statement(model, auto_given, len(part), key is not None, is_sqlite())
+        cursor = db.execute_sql(sql, params)
         if key is None:
             continue
         every = meta.sorted_fields
@@ -39,19 +38,42 @@ def insert(model, rows, *, key=None, chunk=100):
     return [stored[row[key]] for row in rows] if key else None
 
 
+def with_defaults(model, rows):
+    """``rows`` with the defaults of the fields they leave out, filled as peewee fills them (a
+    callable default called only for a row that leaves its field out)."""
+    meta = model._meta
+    static, made = meta._default_by_name, meta._default_callable_list
+    filled = []
+    for values in rows:
+        row = {**static, **values}
+        for name, make in made:
+            if name not in values:
+                row[name] = make()
+        filled.append(row)
+    return filled
+
+
+@cache
+def plan(model, auto_given=True):
+    """(the fields an INSERT into ``model``'s table names, their ``column``): an auto-incremented
+    id no row gives (``auto_given`` False) is left to the database (PostgreSQL refuses NULL for
+    it), as is a column the database fills (``filled_by_database``: the event's transaction)."""
+    fields = tuple(f for f in model._meta.sorted_fields if not (isinstance(f, AutoField) and not auto_given)
+                   and not getattr(f, "filled_by_database", False))
+    return fields, tuple(column(field) for field in fields)
+
+
 def copy(model, rows):
     """COPY ``rows`` (dicts as ``insert`` takes them) into ``model``'s table, defaults filled as
     peewee fills them: PostgreSQL only, for many rows (about 1.6 times the rate of multi-row
     INSERTs). Nothing is read back; a conflict raises IntegrityError."""
     if not rows:
         return
-    meta = model._meta
-    fields = meta.sorted_fields
-    columns = [column(field) for field in fields]
-    lists = [[None if values.get(name) is None else to_db(values[name]) for name, to_db in columns]
-             for values in ({**meta.get_default_dict(), **row} for row in rows)]
+    fields, columns = plan(model)
+    lists = [[None if (value := values.get(name)) is None else to_db(value) for name, to_db in columns]
+             for values in with_defaults(model, rows)]
     names = ", ".join(f'"{f.column_name}"' for f in fields)
-    db.cursor().copy_expert(f'COPY "{meta.table_name}" ({names}) FROM STDIN', copy_text(lists))
+    db.cursor().copy_expert(f'COPY "{model._meta.table_name}" ({names}) FROM STDIN', copy_text(lists))
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -74,13 +96,11 @@ def column(field):
     return name, field._dumps if isinstance(field, JSONField) else field.db_value
 
 
-def _insert_sql(model, fields, count, returning):
-    return _statement(model, fields, count, returning, is_sqlite())
-
-
 @cache  # one text per table, field set, row count and database kind
-def _statement(model, fields, count, returning, sqlite):
+def _statement(model, auto_given, count, returning, sqlite):
     """INSERT … VALUES (…) × count [RETURNING every column, in the model's field order]."""
+    fields = plan(model, auto_given)[0]
+
     def quoted(name):
         return f"{db.quote[0]}{name}{db.quote[1]}"
 

@@ -5,6 +5,7 @@ kept for the retention period."""
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from dataset_api import rows
 from dataset_api.auth.permissions import current_account_id
@@ -92,6 +93,9 @@ def emit_many(resource, kind, items):
     if len(events) == 1 and is_postgresql():
         _event_with_deliveries(events[0], targets[0], f"{resource.type}:{events[0]['resource_id']}")
         return 1
+    if not any(targets):  # no delivery to write: nothing to read back
+        rows.insert(Event, events)
+        return len(events)
     stored = rows.insert(Event, events, key="uid")  # their ids read back, in order
     rows.insert(WebhookDelivery, [
         {"id": uuid7(), "webhook_id": hook, "event_id": event.id, "project_id": event.project_id,
@@ -113,9 +117,14 @@ EVENT_WITH_DELIVERIES = (  # PostgreSQL: the event, and its deliveries with its 
 ).format(columns=", ".join(f'"{c}"' for c in EVENT_COLUMNS), marks=", ".join(["%s"] * len(EVENT_COLUMNS)))
 
 
+@cache
+def _event_columns():
+    return tuple(rows.column(Event._meta.fields[name]) for name in EVENT_COLUMNS)
+
+
 def _event_with_deliveries(event, webhooks, record):
     """One event and its deliveries (none: the event alone), in one statement."""
-    values = [rows.column(Event._meta.fields[c])[1](event[c]) for c in EVENT_COLUMNS]
+    values = [None if event[name] is None else to_db(event[name]) for name, to_db in _event_columns()]
     now = event["at"]
     db.execute_sql(EVENT_WITH_DELIVERIES, (
         *values, event["project_id"], event["name"], event["uid"], record, now, now, now,
