@@ -58,9 +58,18 @@ class Client:
             headers["Content-Type"] = media
             if not isinstance(body, bytes):
                 body = json.dumps(body).encode()
-        began = time.perf_counter()
-        self.conn.request(method, path, body=body, headers=headers)
-        resp = self.conn.getresponse()
+        for attempt in (1, 2):
+            began = time.perf_counter()
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                resp = self.conn.getresponse()
+                break
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                # the server ends a keep-alive connection idle past its timeout (gunicorn's
+                # keepalive, 2 s): connect again, and time the request on the new connection
+                self.conn.close()
+                if attempt == 2:
+                    raise
         raw = resp.read()
         return resp.status, json.loads(raw) if raw else None, time.perf_counter() - began
 

@@ -105,7 +105,8 @@ def run(db, baseline):
             server.stop()
         for database in databases:
             database.drop()
-        shutil.rmtree(root, ignore_errors=True)
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def section(runs):

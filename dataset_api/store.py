@@ -91,10 +91,12 @@ def insert(resource, values, user, client_id=None):
             if model.select().where(model.id == client_id).exists():
                 raise Conflict(f"Id {client_id} is already taken.", pointer="/data/id", code="id_taken")
             values["id"] = client_id
-        row = _write(resource, lambda: model.create(**values))
+        # the row as stored, read back by the INSERT itself (RETURNING)
+        row = _write(resource, lambda: _returned(model.insert(model(**values).__data__)))
         forget_memberships(model)
-        _hook(resource.after_create, resource, row)
-        row = model.get_by_id(row.id)
+        if resource.after_create is not None:  # a rule that may change it: read it again after
+            resource.after_create(resource, row)
+            row = model.get_by_id(row.id)
         # a client's id may be a deleted annotation's: its revisions are numbered after that one's
         writes.recorded(resource, "created", [(row, outbox.written(resource, row, values))],
                         first=client_id is None)
@@ -110,11 +112,11 @@ def change(resource, resource_id, values, user, precondition=None):
         expected = precondition(row) if precondition else None
         _hook(resource.before_update, resource, row, values, user)
         stmt = writes.update_statement(model, row.id, values, expected)
-        if _write(resource, stmt.execute) == 0:
+        row = _write(resource, lambda: _returned(stmt))  # the row as stored now, or None
+        if row is None:
             raise PreconditionFailed("The resource changed since you read it (If-Match).",
                                      code="stale_version")
         forget_memberships(model)
-        row = model.get_by_id(row.id)
         _hook(resource.after_update, resource, row)
         writes.recorded(resource, "updated", [(row, outbox.written(resource, row, values))])
     return row
@@ -145,6 +147,13 @@ def _hook(function, *args):
     """Run an optional rule of the resource."""
     if function is not None:
         function(*args)
+
+
+def _returned(statement):
+    """Run an INSERT or UPDATE of one row; return the row as the statement stored it (RETURNING
+    every column: no second read), or None when it matched none."""
+    model = statement.model
+    return next(iter(statement.returning(*model._meta.sorted_fields).execute()), None)
 
 
 def _write(resource, fn):

@@ -9,6 +9,7 @@ from dataset_api.errors import Conflict
 from dataset_api.models import Annotation, Entry
 from dataset_api.registry import Attr, Include, Parent, Resource, common, register
 from dataset_api.resources.entries import ENTRIES
+from dataset_api.workflow import statements
 
 
 def _entry_open(entry, locked=False):
@@ -18,11 +19,8 @@ def _entry_open(entry, locked=False):
     this write, or this write sees it completed (under READ COMMITTED a plain read could pass an
     entry whose completion commits a moment later). SQLite writes one at a time."""
     entry_id = entry.id if isinstance(entry, Entry) else entry
-    if is_postgresql() and not locked:
-        entry = Entry.select(Entry.id, Entry.status).where(Entry.id == entry_id) \
-            .for_update("FOR SHARE").get_or_none()
-    elif not isinstance(entry, Entry):
-        entry = Entry.get_or_none(Entry.id == entry_id)
+    if (is_postgresql() and not locked) or not isinstance(entry, Entry):
+        entry = statements.entry(entry_id, share=True)
     if entry is not None and entry.status == "completed":
         raise Conflict("The entry is completed: its annotations can no longer change.",
                        pointer="/data/attributes/entry_id", code="entry_completed")
@@ -51,7 +49,8 @@ def _visible(user):
 
 def _permit_context(get):
     """Assignees write the annotations of their entry."""
-    return {"project_id": get("project_id"), "entry": Entry.get_or_none(Entry.id == get("entry_id"))}
+    entry = get("entry_id")
+    return {"project_id": get("project_id"), "entry": None if entry is None else statements.entry(entry)}
 
 
 ANNOTATIONS = register(Resource(

@@ -83,6 +83,19 @@ def queue_head(dataset_id, step):
 
 
 @cache
+def _entry(share, sqlite):
+    return _text(f'SELECT {_entry_columns()} FROM "entry" WHERE "id" = ?' + (" FOR SHARE" if share else ""))
+
+
+def entry(entry_id, *, share=False):
+    """The entry ``entry_id`` (None if there is none); ``share``: on PostgreSQL held (``FOR
+    SHARE``) until the transaction ends. Every annotation write reads its entry (its rules: who
+    may write, whether it is completed)."""
+    rows = list(Entry.raw(_entry(share and is_postgresql(), is_sqlite()), str(entry_id)))
+    return rows[0] if rows else None
+
+
+@cache
 def _update(names, versioned, sqlite):
     sets = ", ".join(f'"{Entry._meta.fields[name].column_name}" = ?' for name in names)
     where = '"id" = ? AND "version" = ?' if versioned else '"id" = ?'
