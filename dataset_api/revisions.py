@@ -13,12 +13,12 @@ from peewee import JSONField
 
 from dataset_api import rows as sql_rows
 from dataset_api.auth.permissions import current_account_id
-from dataset_api.db import db, is_postgresql, is_sqlite
-from dataset_api.models import AnnotationRevision, utcnow, uuid7
+from dataset_api.db import db, is_sqlite
+from dataset_api.models import AnnotationRevision, utcnow, uuid7, uuid7_many
 
 OPERATIONS = ("created", "updated", "deleted", "restored")
-CHUNK = 1000  # revisions an INSERT writes (10 parameters each) and ids a read of numbers names
-COPY_FROM = 100  # revisions written at once from which PostgreSQL takes them by COPY
+CHUNK = 1000  # ids a read of numbers names
+MANY = ("id", "annotation_id", "entry", "number", "at", "dimensions", "annotation", "metadata")
 _RESTORING = ContextVar("restoring", default=False)
 
 
@@ -40,8 +40,9 @@ def written(operation):
 
 def keep(operation, annotations, *, account_id=None, first=False):
     """Write one ``operation`` revision of each of ``annotations`` (rows as written, or dicts
-    naming ``id``, ``entry_id``, ``dimensions``, ``annotation``, ``metadata`` and ``at``): in
-    multi-row INSERTs, or by COPY on PostgreSQL when they are many (a quicker statement there). A
+    naming ``id``, ``entry_id``, ``dimensions``, ``annotation``, ``metadata`` and ``at``): one
+    INSERT for one, its number read in it; many at once by COPY on PostgreSQL, by a prepared
+    INSERT the driver runs per row on SQLite (``sql_rows.Rows``). A
     revision's time is its row's ``updated_at`` (that of the write, so that an export ``as_of``
     agrees with the annotations' own timestamps), or now for a deletion. Each is numbered after
     the annotation's last revision, read here, after the caller's write: on PostgreSQL that write
@@ -57,12 +58,13 @@ def keep(operation, annotations, *, account_id=None, first=False):
         _insert_numbered(_revision(items[0], None, operation, account_id, now))
         return
     numbers = {} if first else last_numbers([item["id"] for item in items])
-    revisions = [_revision(item, numbers.get(item["id"], 0) + 1, operation, account_id, now)
-                 for item in items]
-    if is_postgresql() and len(revisions) >= COPY_FROM:
-        sql_rows.copy(AnnotationRevision, revisions)
-    else:
-        sql_rows.insert(AnnotationRevision, revisions, chunk=CHUNK)
+    batch = sql_rows.Rows(AnnotationRevision, {"operation": operation, "account_id": account_id}, MANY)
+    text = AnnotationRevision.dimensions._dumps  # JSON as text (an import's, already text, as it is)
+    for item, rid in zip(items, uuid7_many(len(items)), strict=True):
+        number = numbers.get(item["id"], 0) + 1
+        batch.add(rid, item["id"], item["entry_id"], number, item.get("at") or now,
+                  text(item["dimensions"]), text(item["annotation"]), text(item["metadata"]))
+    batch.insert()
 
 
 def _revision(item, number, operation, account_id, now):

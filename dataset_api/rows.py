@@ -8,7 +8,7 @@ from functools import cache
 
 from peewee import AutoField, ForeignKeyField, JSONField
 
-from dataset_api.db import db, is_sqlite
+from dataset_api.db import db, is_postgresql, is_sqlite
 
 
 def insert(model, rows, *, key=None, chunk=100):
@@ -63,17 +63,42 @@ def plan(model, auto_given=True):
     return fields, tuple(column(field) for field in fields)
 
 
-def copy(model, rows):
-    """COPY ``rows`` (dicts as ``insert`` takes them) into ``model``'s table, defaults filled as
-    peewee fills them: PostgreSQL only, for many rows (about 1.6 times the rate of multi-row
-    INSERTs). Nothing is read back; a conflict raises IntegrityError."""
-    if not rows:
-        return
-    fields, columns = plan(model)
-    lists = [[None if (value := values.get(name)) is None else to_db(value) for name, to_db in columns]
-             for values in with_defaults(model, rows)]
-    names = ", ".join(f'"{f.column_name}"' for f in fields)
-    db.cursor().copy_expert(f'COPY "{model._meta.table_name}" ({names}) FROM STDIN', copy_text(lists))
+class Rows:
+    """Rows of one table as lists in its columns' order, their values ready for the driver (JSON
+    as text): the columns every row shares are filled once, the others set per row. For the
+    paths that write thousands of rows (an import's entries, annotations and their revisions)."""
+
+    def __init__(self, model, shared, varying):
+        self.model = model
+        self.fields = model._meta.sorted_fields
+        names = [f.name for f in self.fields]
+        self.template = [None] * len(names)
+        for name, value in shared.items():
+            self.template[names.index(name)] = value
+        self.slots = [names.index(name) for name in varying]
+        self.rows = []
+
+    def add(self, *values):
+        row = self.template.copy()
+        for slot, value in zip(self.slots, values, strict=True):
+            row[slot] = value
+        self.rows.append(row)
+
+    def insert(self):
+        """Write the rows without reading them back: COPY on PostgreSQL, one prepared INSERT run
+        per row by the driver on SQLite (``insert`` writes rows given as dicts, and can read them
+        back)."""
+        if not self.rows:
+            return
+        columns = ", ".join(f'"{f.column_name}"' for f in self.fields)
+        table = self.model._meta.table_name
+        cursor = db.cursor()
+        if is_postgresql():  # COPY: ~1.6x the rate of multi-row INSERTs here
+            cursor.copy_expert(f'COPY "{table}" ({columns}) FROM STDIN', copy_text(self.rows))
+        else:  # JSON as text through json(), as peewee's JSONField sends it
+            marks = ", ".join("json(?)" if isinstance(f, JSONField) else "?" for f in self.fields)
+            cursor.executemany(f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', self.rows)
+        self.rows = []
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

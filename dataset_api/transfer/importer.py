@@ -20,12 +20,10 @@ import sqlite3
 import tempfile
 from datetime import timedelta
 
-from peewee import JSONField
-
 from dataset_api import bulkfile, errors, store, writes
 from dataset_api import rows as sql_rows
 from dataset_api.db import db, is_postgresql
-from dataset_api.models import Annotation, Entry, JsonText, utcnow, uuid7
+from dataset_api.models import Annotation, Entry, Ids, JsonText, utcnow
 from dataset_api.resources.annotations import ANNOTATIONS
 from dataset_api.resources.datasets import DATASETS
 from dataset_api.resources.entries import ENTRIES
@@ -237,42 +235,6 @@ def authorize(dataset_id, user):
     return dataset
 
 
-class Rows:
-    """Rows of one table as lists in its columns' order, ready for the driver: the columns every
-    row of an import shares are filled once, the others set per row."""
-
-    def __init__(self, model, shared, varying):
-        self.model = model
-        self.fields = model._meta.sorted_fields
-        names = [f.name for f in self.fields]
-        self.template = [None] * len(names)
-        for name, value in shared.items():
-            self.template[names.index(name)] = value
-        self.slots = [names.index(name) for name in varying]
-        self.rows = []
-
-    def add(self, *values):
-        row = self.template.copy()
-        for slot, value in zip(self.slots, values, strict=True):
-            row[slot] = value
-        self.rows.append(row)
-
-    def insert(self):
-        """INSERT the rows, many a statement, without reading them back (``store.insert_many``
-        stores one batch of JSON-RPC creates the same way and reads them back)."""
-        if not self.rows:
-            return
-        columns = ", ".join(f'"{f.column_name}"' for f in self.fields)
-        table = self.model._meta.table_name
-        cursor = db.cursor()
-        if is_postgresql():  # COPY: ~1.6x the rate of multi-row INSERTs here
-            cursor.copy_expert(f'COPY "{table}" ({columns}) FROM STDIN', sql_rows.copy_text(self.rows))
-        else:  # JSON as text through json(), as peewee's JSONField sends it
-            marks = ", ".join("json(?)" if isinstance(f, JSONField) else "?" for f in self.fields)
-            cursor.executemany(f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', self.rows)
-        self.rows = []
-
-
 class Writer:
     """Set-based writes of one import's entries and annotations, stored as ``POST /entries`` and
     ``POST /annotations`` would store them one at a time."""
@@ -283,11 +245,12 @@ class Writer:
         self.revised = []  # the created annotations' first revisions, per chunk
         self.now = utcnow()
         self.tick = 0
+        self.ids = Ids()
         self.written = 0  # rows inserted
         parents = {"dataset": dataset.id, "project": dataset.project_id, "version": 1}
-        self.entries = Rows(Entry, {**parents, "wf_step": "annotate", "status": "pending"},
+        self.entries = sql_rows.Rows(Entry, {**parents, "wf_step": "annotate", "status": "pending"},
                             ("id", "resource", "priority", "job_id", "created_at", "updated_at"))
-        self.annotations = Rows(Annotation, {**parents, "created_by_email": user.email},
+        self.annotations = sql_rows.Rows(Annotation, {**parents, "created_by_email": user.email},
                                 ("id", "entry", "dimensions", "annotation", "metadata", "created_at",
                                  "updated_at"))
 
@@ -305,7 +268,7 @@ class Writer:
         for n, resource, priority, job_id, notes in rows:
             found = existing.get(resource)
             if found is None:
-                entry_id, at = uuid7(), self.stamp()
+                entry_id, at = self.ids(), self.stamp()
                 self.entries.add(entry_id, resource, priority, job_id, at, at)
                 self.outcome.created += 1
             elif self.on_conflict == "error":
@@ -327,7 +290,7 @@ class Writer:
                     replaced.append(entry_id)
             if notes is not None:
                 for note in json.loads(notes):  # stamped in file order too: they keep their order
-                    at, note_id = self.stamp(), uuid7()
+                    at, note_id = self.stamp(), self.ids()
                     texts = {name: lines.dump(note[name]) for name in REVISED}
                     self.annotations.add(note_id, entry_id, *texts.values(), at, at)
                     # its first revision stores the same texts (not encoded again)
