@@ -3,6 +3,7 @@ every JSON-RPC method that writes moves the version (ETag) of what it changed, r
 and keeps its annotations' revisions, as seen over HTTP: ``GET`` of the record, ``GET /events``,
 ``GET /annotation_revisions``. A route or method added without a case here fails the census."""
 
+import uuid
 from dataclasses import dataclass, field
 
 import pytest
@@ -83,6 +84,8 @@ def world(api, client):
     feed = factories.note_feed(api, first)
     comment = factories.note_comment(api, feed)
     delivery = expect(api.get(f"/webhook_deliveries?filter[webhook_id]={hook['id']}&page[size]=1"), 200)[0]
+    # made with its event in one statement on PostgreSQL, its id there too
+    assert uuid.UUID(delivery["id"]).version == 7 and str(uuid.UUID(delivery["id"])) == delivery["id"]
     return {"api": api, "client": client, "annotator": caller(client, ANNOTATOR), "project": home,
             "dataset": photos, "first": first, "second": second, "box": box, "feed": feed,
             "comment": comment, "hook": hook, "delivery": delivery}

@@ -71,28 +71,30 @@ def emit(resource, kind, resource_id, args=None, *, project_id=None, dataset_id=
 def emit_many(resource, kind, items):
     """``emit`` for each ``(resource_id, args, metadata)`` of ``items`` (metadata holding the
     ``project_id``, ``dataset_id`` and ``entry_id`` they name): one read of webhooks per project,
-    one INSERT of events and one of deliveries in all (one statement for both, for one event on
-    PostgreSQL: each statement is a round trip there, the bulk of an event's cost)."""
+    one INSERT of events and one of deliveries in all. One event on PostgreSQL is one statement
+    that also finds the webhooks that want it and writes their deliveries: each statement is a
+    round trip there, the bulk of an event's cost."""
     name, now, actor = f"{resource.type}:{kind}", utcnow(), current_account_id()
-    hooks, events, targets = {}, [], []
+    events = []
     for resource_id, args, metadata in items:
-        project_id = metadata.get("project_id")
-        if project_id not in hooks:
-            hooks[project_id] = webhooks_of(project_id)
         metadata = {"at": render_timestamp(now), "account_id": actor, "project_id": None,
                     "dataset_id": None, "entry_id": None, **_plain(metadata)}
         events.append({"uid": uuid7(), "name": name, "resource_id": str(resource_id),
-                       "project_id": project_id, "dataset_id": metadata["dataset_id"],
+                       "project_id": metadata["project_id"], "dataset_id": metadata["dataset_id"],
                        "entry_id": metadata["entry_id"], "account_id": metadata["account_id"],
                        "at": now, "redis_pending": SETTINGS.redis,
                        "payload": {"args": _plain(args or {}), "resource_id": str(resource_id),
                                    "metadata": metadata}})
-        targets.append([hook for hook, names in hooks[project_id] if not names or name in names])
     if not events:
         return 0
     if len(events) == 1 and is_postgresql():
-        _event_with_deliveries(events[0], targets[0], f"{resource.type}:{events[0]['resource_id']}")
+        _event_with_deliveries(events[0], f"{resource.type}:{events[0]['resource_id']}")
         return 1
+    hooks, targets = {}, []
+    for event in events:
+        if event["project_id"] not in hooks:
+            hooks[event["project_id"]] = webhooks_of(event["project_id"])
+        targets.append([hook for hook, names in hooks[event["project_id"]] if not names or name in names])
     if not any(targets):  # no delivery to write: nothing to read back
         rows.insert(Event, events)
         return len(events)
@@ -108,13 +110,24 @@ def emit_many(resource, kind, items):
 
 EVENT_COLUMNS = ("uid", "name", "resource_id", "project_id", "dataset_id", "entry_id", "account_id",
                  "payload", "at", "redis_pending")
-EVENT_WITH_DELIVERIES = (  # PostgreSQL: the event, and its deliveries with its id, in one statement
-    'WITH e AS (INSERT INTO "event" ({columns}) VALUES ({marks}) RETURNING "id") '
+# a UUIDv7 made by PostgreSQL 15 (it has no uuidv7()): the clock's milliseconds (t), then random
+# hex digits (r: a random UUID's, leaving out its version digit, the 13th, and variant, the 17th);
+# "%%" is the driver's "%"
+PG_UUID7 = ("substr(t.ms, 1, 8) || '-' || substr(t.ms, 9, 4) || '-7' || substr(g.r, 1, 3) || '-' || "
+            "substr('89ab', (position(substr(g.r, 4, 1) IN '0123456789abcdef') - 1) %% 4 + 1, 1) || "
+            "substr(g.r, 5, 3) || '-' || substr(g.r, 18, 12)")
+EVENT_WITH_DELIVERIES = (  # PostgreSQL: the event, and a delivery per webhook wanting it, at once
+    'WITH e AS (INSERT INTO "event" ({columns}) VALUES ({marks}) RETURNING "id"), '
+    "t AS (SELECT lpad(to_hex(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') AS ms) "
     'INSERT INTO "webhook_delivery" ("id", "webhook_id", "event_id", "project_id", "event_name", '
     '"message_id", "record", "status", "attempts", "next_attempt_at", "created_at", "updated_at", '
-    '"version") SELECT d.id, d.webhook, e.id, %s, %s, %s, %s, \'pending\', 0, %s, %s, %s, 1 '
-    'FROM e, unnest(%s::varchar[], %s::varchar[]) AS d(id, webhook)'
-).format(columns=", ".join(f'"{c}"' for c in EVENT_COLUMNS), marks=", ".join(["%s"] * len(EVENT_COLUMNS)))
+    '"version") SELECT {uuid}, w."id", e."id", %s, %s, %s, %s, \'pending\', 0, %s, %s, %s, 1 '
+    'FROM e, t, "webhook" w CROSS JOIN LATERAL '
+    '(SELECT replace(gen_random_uuid()::text, \'-\', \'\') AS r WHERE w."id" IS NOT NULL) g '
+    'WHERE w."project_id" = %s AND w."enabled" '
+    'AND (w."events" = \'[]\'::jsonb OR w."events" @> jsonb_build_array(%s::text))'
+).format(columns=", ".join(f'"{c}"' for c in EVENT_COLUMNS), marks=", ".join(["%s"] * len(EVENT_COLUMNS)),
+         uuid=PG_UUID7)
 
 
 @cache
@@ -122,13 +135,14 @@ def _event_columns():
     return tuple(rows.column(Event._meta.fields[name]) for name in EVENT_COLUMNS)
 
 
-def _event_with_deliveries(event, webhooks, record):
-    """One event and its deliveries (none: the event alone), in one statement."""
+def _event_with_deliveries(event, record):
+    """One event and a delivery to each enabled webhook of its project that wants it, in one
+    statement (the webhooks read in it: no read before)."""
     values = [None if event[name] is None else to_db(event[name]) for name, to_db in _event_columns()]
     now = event["at"]
     db.execute_sql(EVENT_WITH_DELIVERIES, (
         *values, event["project_id"], event["name"], event["uid"], record, now, now, now,
-        [uuid7() for _ in webhooks], list(webhooks)))
+        event["project_id"], event["name"]))
 
 
 def context(resource, row):
