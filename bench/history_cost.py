@@ -127,7 +127,9 @@ def section(runs):
            "come from `uuid7_many`. An annotated import writes each annotation twice (its row and "
            "its first revision, a table of four b-trees on SQLite): that second copy is what the "
            "annotated rows' extra time is, on both databases; the import the issue measures "
-           "(entries) is within the goal.", "",
+           "(entries) is within the goal. One run per database: on this 2-core machine runs of one "
+           "commit differ by several points of `added` from one to the next (the baseline and the "
+           "checkout share the cores with the bench client).", "",
            "| database | request | baseline p50, ms | now p50, ms | added |", "|---|---|---:|---:|---:|"]
     for r in ordered:
         for kind, row in r["rows"].items():
