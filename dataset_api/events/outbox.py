@@ -110,24 +110,25 @@ def emit_many(resource, kind, items):
 
 EVENT_COLUMNS = ("uid", "name", "resource_id", "project_id", "dataset_id", "entry_id", "account_id",
                  "payload", "at", "redis_pending")
-# a UUIDv7 made by PostgreSQL 15 (it has no uuidv7()): the clock's milliseconds (t), then random
-# hex digits (r: a random UUID's, leaving out its version digit, the 13th, and variant, the 17th);
-# "%%" is the driver's "%"
-PG_UUID7 = ("substr(t.ms, 1, 8) || '-' || substr(t.ms, 9, 4) || '-7' || substr(g.r, 1, 3) || '-' || "
-            "substr('89ab', (position(substr(g.r, 4, 1) IN '0123456789abcdef') - 1) %% 4 + 1, 1) || "
-            "substr(g.r, 5, 3) || '-' || substr(g.r, 18, 12)")
+# a delivery's id, made by PostgreSQL: a UUIDv7 with its event's time (the first 12 hex digits of
+# the event's uid, given as ``%(uid)s``), its other digits those of md5(event uid, webhook id): as
+# unique as the pair, and the same for the same ids (nothing random: tests that fix the ids see
+# the same ids each run). "%%" is the driver's "%".
+PG_DELIVERY_ID = (
+    "substr(%(uid)s, 1, 8) || '-' || substr(%(uid)s, 10, 4) || '-7' || substr(m.h, 1, 3) || '-' || "
+    "substr('89ab', (position(substr(m.h, 4, 1) IN '0123456789abcdef') - 1) %% 4 + 1, 1) || "
+    "substr(m.h, 5, 3) || '-' || substr(m.h, 8, 12)")
 EVENT_WITH_DELIVERIES = (  # PostgreSQL: the event, and a delivery per webhook wanting it, at once
-    'WITH e AS (INSERT INTO "event" ({columns}) VALUES ({marks}) RETURNING "id"), '
-    "t AS (SELECT lpad(to_hex(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') AS ms) "
+    'WITH e AS (INSERT INTO "event" ({columns}) VALUES ({marks}) RETURNING "id") '
     'INSERT INTO "webhook_delivery" ("id", "webhook_id", "event_id", "project_id", "event_name", '
     '"message_id", "record", "status", "attempts", "next_attempt_at", "created_at", "updated_at", '
-    '"version") SELECT {uuid}, w."id", e."id", %s, %s, %s, %s, \'pending\', 0, %s, %s, %s, 1 '
-    'FROM e, t, "webhook" w CROSS JOIN LATERAL '
-    '(SELECT replace(gen_random_uuid()::text, \'-\', \'\') AS r WHERE w."id" IS NOT NULL) g '
-    'WHERE w."project_id" = %s AND w."enabled" '
-    'AND (w."events" = \'[]\'::jsonb OR w."events" @> jsonb_build_array(%s::text))'
-).format(columns=", ".join(f'"{c}"' for c in EVENT_COLUMNS), marks=", ".join(["%s"] * len(EVENT_COLUMNS)),
-         uuid=PG_UUID7)
+    '"version") SELECT {delivery_id}, w."id", e."id", %(project)s, %(name)s, %(uid)s, %(record)s, '
+    '\'pending\', 0, %(now)s, %(now)s, %(now)s, 1 '
+    'FROM e, "webhook" w CROSS JOIN LATERAL (SELECT md5(%(uid)s || w."id") AS h) m '
+    'WHERE w."project_id" = %(project)s AND w."enabled" '
+    'AND (w."events" = \'[]\'::jsonb OR w."events" @> jsonb_build_array(%(name)s::text))'
+).format(columns=", ".join(f'"{c}"' for c in EVENT_COLUMNS),
+         marks=", ".join(f"%({c})s" for c in EVENT_COLUMNS), delivery_id=PG_DELIVERY_ID)
 
 
 @cache
@@ -138,11 +139,9 @@ def _event_columns():
 def _event_with_deliveries(event, record):
     """One event and a delivery to each enabled webhook of its project that wants it, in one
     statement (the webhooks read in it: no read before)."""
-    values = [None if event[name] is None else to_db(event[name]) for name, to_db in _event_columns()]
-    now = event["at"]
-    db.execute_sql(EVENT_WITH_DELIVERIES, (
-        *values, event["project_id"], event["name"], event["uid"], record, now, now, now,
-        event["project_id"], event["name"]))
+    values = {name: None if event[name] is None else to_db(event[name]) for name, to_db in _event_columns()}
+    db.execute_sql(EVENT_WITH_DELIVERIES, {**values, "project": event["project_id"], "record": record,
+                                           "now": event["at"]})
 
 
 def context(resource, row):
