@@ -92,7 +92,7 @@ def insert(resource, values, user, client_id=None):
                 raise Conflict(f"Id {client_id} is already taken.", pointer="/data/id", code="id_taken")
             values["id"] = client_id
         # the row as stored, read back by the INSERT itself (RETURNING)
-        row = _write(resource, lambda: _returned(model.insert(model(**values).__data__)))
+        row = _write(resource, lambda: writes.returned(model.insert(model(**values).__data__)))
         forget_memberships(model)
         if resource.after_create is not None:  # a rule that may change it: read it again after
             resource.after_create(resource, row)
@@ -112,7 +112,7 @@ def change(resource, resource_id, values, user, precondition=None):
         expected = precondition(row) if precondition else None
         _hook(resource.before_update, resource, row, values, user)
         stmt = writes.update_statement(model, row.id, values, expected)
-        row = _write(resource, lambda: _returned(stmt))  # the row as stored now, or None
+        row = _write(resource, lambda: writes.returned(stmt))  # the row as stored now, or None
         if row is None:
             raise PreconditionFailed("The resource changed since you read it (If-Match).",
                                      code="stale_version")
@@ -147,13 +147,6 @@ def _hook(function, *args):
     """Run an optional rule of the resource."""
     if function is not None:
         function(*args)
-
-
-def _returned(statement):
-    """Run an INSERT or UPDATE of one row; return the row as the statement stored it (RETURNING
-    every column: no second read), or None when it matched none."""
-    model = statement.model
-    return next(iter(statement.returning(*model._meta.sorted_fields).execute()), None)
 
 
 def _write(resource, fn):

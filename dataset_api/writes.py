@@ -34,13 +34,18 @@ def update_statement(model, row_id, values, expected=None):
     return statement if expected is None else statement.where(model.version == expected)
 
 
+def returned(statement):
+    """Run an INSERT or UPDATE of one row; return the row as the statement stored it (RETURNING
+    every column: no second read), or None when it matched none."""
+    model = statement.model
+    return next(iter(statement.returning(*model._meta.sorted_fields).execute()), None)
+
+
 def update(resource, row, values, *, kind="updated", args=None):
     """Write ``values`` to ``row`` (already read, its rules checked) of ``resource`` and record the
     change as the event ``kind`` (its ``args`` by default the attributes written); return the row
     as stored now."""
-    model = build.model_of(resource)
-    update_statement(model, row.id, values).execute()
-    row = model.get_by_id(row.id)
+    row = returned(update_statement(build.model_of(resource), row.id, values))
     recorded(resource, kind, [(row, outbox.written(resource, row, values) if args is None else args)])
     return row
 
