@@ -105,8 +105,7 @@ def run(db, baseline):
             server.stop()
         for database in databases:
             database.drop()
-        if not os.environ.get("BENCH_KEEP"):
-            shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def section(runs):

@@ -97,9 +97,8 @@ def insert(resource, values, user, client_id=None):
         if resource.after_create is not None:  # a rule that may change it: read it again after
             resource.after_create(resource, row)
             row = model.get_by_id(row.id)
-        # a client's id may be a deleted annotation's: its revisions are numbered after that one's
-        writes.recorded(resource, "created", [(row, outbox.written(resource, row, values))],
-                        first=client_id is None)
+        # not ``first``: a client's id may be a deleted annotation's, numbered after its revisions
+        writes.recorded(resource, "created", [(row, outbox.written(resource, row, values))])
     return row
 
 
