@@ -75,7 +75,7 @@ def world(api, client):
     with an annotation, the second assigned to the annotator), a note feed with a comment, and a
     webhook with a delivery of the events written so far."""
     home = factories.project(api)
-    factories.member(api, home, ANNOTATOR, role="annotator")
+    member = factories.member(api, home, ANNOTATOR, role="annotator")
     hook = api.create("webhooks", project_id=home["id"], url="http://127.0.0.1:9/hook")
     photos = factories.dataset(api, home, sample_rate=0)
     first, second = factories.entries(api, photos, 2)
@@ -87,7 +87,7 @@ def world(api, client):
     # made with its event in one statement on PostgreSQL, its id there too
     assert uuid.UUID(delivery["id"]).version == 7 and str(uuid.UUID(delivery["id"])) == delivery["id"]
     return {"api": api, "client": client, "annotator": caller(client, ANNOTATOR), "project": home,
-            "dataset": photos, "first": first, "second": second, "box": box, "feed": feed,
+            "member": member, "dataset": photos, "first": first, "second": second, "box": box, "feed": feed,
             "comment": comment, "hook": hook, "delivery": delivery}
 
 
@@ -105,6 +105,41 @@ def gone(path):
     return [(path, None)]
 
 
+KINDS = {"project": "projects", "member": "project_members", "dataset": "datasets", "first": "entries",
+         "second": "entries", "box": "annotations", "feed": "note_feeds", "comment": "note_comments",
+         "hook": "webhooks", "delivery": "webhook_deliveries"}  # the world's records, by key
+
+
+def at(w, key):
+    """The path of the world's record ``key``."""
+    return f"/{KINDS[key]}/{w[key]['id']}"
+
+
+def updates(name, key, /, *, event=True, revised=False, **attributes):
+    """The case ``name``: a PATCH of the world's record ``key`` with ``attributes``; its event
+    (unless ``event`` is False: webhooks) and, ``revised``, its revision."""
+    def case(w):
+        kind, rid = KINDS[key], w[key]["id"]
+        records = changed(at(w, key), w)
+        expect(w["api"].patch(at(w, key), attrs(kind, rid, **attributes)), 200)
+        return Write(records, [f"dataset:{kind}:updated"] if event else [],
+                     [(rid, "updated")] if revised else [])
+    case.__name__ = name
+    return case
+
+
+def deletes(name, key, /, *, event=True, revised=False, also=()):
+    """The case ``name``: a DELETE of the world's record ``key``, the records ``also`` gone with
+    it (a cascade: one event, for the record deleted; revisions go with their entries)."""
+    def case(w):
+        kind, rid = KINDS[key], w[key]["id"]
+        expect(w["api"].delete(at(w, key)), 204)
+        return Write([(at(w, k), None) for k in (key, *also)], [f"dataset:{kind}:deleted"] if event else [],
+                     [(rid, "deleted")] if revised else [])
+    case.__name__ = name
+    return case
+
+
 # --------------------------------------------------------------------------------------- cases
 # Each case performs one write through the API and says what it should have left.
 
@@ -113,40 +148,9 @@ def create_project(w):
     return Write([(f"/projects/{new['id']}", 0)], ["dataset:projects:created"])
 
 
-def update_project(w):
-    path = f"/projects/{w['project']['id']}"
-    records = changed(path, w)
-    expect(w["api"].patch(path, attrs("projects", w["project"]["id"], description="d")), 200)
-    return Write(records, ["dataset:projects:updated"])
-
-
-def delete_project(w):
-    # a cascade: one event for the record deleted; the annotations' revisions go with their entries
-    expect(w["api"].delete(f"/projects/{w['project']['id']}"), 204)
-    return Write(gone(f"/projects/{w['project']['id']}") + gone(ann(w["box"])), ["dataset:projects:deleted"])
-
-
 def create_project_member(w):
     new = factories.member(w["api"], w["project"], 8)
     return Write([(f"/project_members/{new['id']}", 0)], ["dataset:project_members:created"])
-
-
-def _annotator_member(w):
-    resp = w["api"].get(f"/project_members?filter[account_id]={ANNOTATOR}")
-    return expect(resp, 200)[0]["id"]
-
-
-def update_project_member(w):
-    rid = _annotator_member(w)
-    records = changed(f"/project_members/{rid}", w)
-    expect(w["api"].patch(f"/project_members/{rid}", attrs("project_members", rid, name="Ann")), 200)
-    return Write(records, ["dataset:project_members:updated"])
-
-
-def delete_project_member(w):
-    rid = _annotator_member(w)
-    expect(w["api"].delete(f"/project_members/{rid}"), 204)
-    return Write(gone(f"/project_members/{rid}"), ["dataset:project_members:deleted"])
 
 
 def create_dataset(w):
@@ -156,17 +160,6 @@ def create_dataset(w):
 
 def _dataset(w):
     return f"/datasets/{w['dataset']['id']}"
-
-
-def update_dataset(w):
-    records = changed(_dataset(w), w)
-    expect(w["api"].patch(_dataset(w), attrs("datasets", w["dataset"]["id"], name="Renamed")), 200)
-    return Write(records, ["dataset:datasets:updated"])
-
-
-def delete_dataset(w):
-    expect(w["api"].delete(_dataset(w)), 204)
-    return Write(gone(_dataset(w)) + gone(f"/entries/{w['first']['id']}"), ["dataset:datasets:deleted"])
 
 
 def import_dataset_entries(w):
@@ -197,12 +190,6 @@ def create_entry(w):
 
 def _entry(w, which="first"):
     return f"/entries/{w[which]['id']}"
-
-
-def update_entry(w):
-    records = changed(_entry(w), w)
-    expect(w["api"].patch(_entry(w), attrs("entries", w["first"]["id"], priority=9)), 200)
-    return Write(records, ["dataset:entries:updated"])
 
 
 def delete_entry(w):
@@ -253,17 +240,6 @@ def report_entry_error(w):
 def create_annotation(w):
     new = factories.annotation(w["api"], w["first"], label="sky")
     return Write([(ann(new), 0)], ["dataset:annotations:created"], [(new["id"], "created")])
-
-
-def update_annotation(w):
-    records = changed(ann(w["box"]), w)
-    expect(w["api"].patch(ann(w["box"]), attrs("annotations", w["box"]["id"], metadata={"v": 2})), 200)
-    return Write(records, ["dataset:annotations:updated"], [(w["box"]["id"], "updated")])
-
-
-def delete_annotation(w):
-    expect(w["api"].delete(ann(w["box"])), 204)
-    return Write(gone(ann(w["box"])), ["dataset:annotations:deleted"], [(w["box"]["id"], "deleted")])
 
 
 def restore_annotation(w):
@@ -333,17 +309,6 @@ def _feed(w):
     return f"/note_feeds/{w['feed']['id']}"
 
 
-def update_note_feed(w):
-    records = changed(_feed(w), w)
-    expect(w["api"].patch(_feed(w), attrs("note_feeds", w["feed"]["id"], content_md="Edited")), 200)
-    return Write(records, ["dataset:note_feeds:updated"])
-
-
-def delete_note_feed(w):
-    expect(w["api"].delete(_feed(w)), 204)
-    return Write(gone(_feed(w)) + gone(_comment(w)), ["dataset:note_feeds:deleted"])
-
-
 def resolve_note_feed(w):
     records = changed(_feed(w), w)
     expect(w["api"].post(f"{_feed(w)}/resolve"), 200)
@@ -359,17 +324,6 @@ def _comment(w):
     return f"/note_comments/{w['comment']['id']}"
 
 
-def update_note_comment(w):
-    records = changed(_comment(w), w)
-    expect(w["api"].patch(_comment(w), attrs("note_comments", w["comment"]["id"], content_md="No.")), 200)
-    return Write(records, ["dataset:note_comments:updated"])
-
-
-def delete_note_comment(w):
-    expect(w["api"].delete(_comment(w)), 204)
-    return Write(gone(_comment(w)), ["dataset:note_comments:deleted"])
-
-
 # webhooks and their deliveries publish no event (docs/events.md): their versions still move
 
 def create_webhook(w):
@@ -379,17 +333,6 @@ def create_webhook(w):
 
 def _hook(w):
     return f"/webhooks/{w['hook']['id']}"
-
-
-def update_webhook(w):
-    records = changed(_hook(w), w)
-    expect(w["api"].patch(_hook(w), attrs("webhooks", w["hook"]["id"], description="mine")), 200)
-    return Write(records, [])
-
-
-def delete_webhook(w):
-    expect(w["api"].delete(_hook(w)), 204)
-    return Write(gone(_hook(w)) + gone(f"/webhook_deliveries/{w['delivery']['id']}"), [])
 
 
 def rotate_webhook_secret(w):
@@ -403,6 +346,23 @@ def resend_webhook_delivery(w):
     records = changed(path, w)
     expect(w["api"].post(f"{path}/resend"), 202)
     return Write(records, [])
+
+
+update_project = updates("update_project", "project", description="d")
+delete_project = deletes("delete_project", "project", also=("box",))
+update_project_member = updates("update_project_member", "member", name="Ann")
+delete_project_member = deletes("delete_project_member", "member")
+update_dataset = updates("update_dataset", "dataset", name="Renamed")
+delete_dataset = deletes("delete_dataset", "dataset", also=("first",))
+update_entry = updates("update_entry", "first", priority=9)
+update_annotation = updates("update_annotation", "box", revised=True, metadata={"v": 2})
+delete_annotation = deletes("delete_annotation", "box", revised=True)
+update_note_feed = updates("update_note_feed", "feed", content_md="Edited")
+delete_note_feed = deletes("delete_note_feed", "feed", also=("comment",))
+update_note_comment = updates("update_note_comment", "comment", content_md="No.")
+delete_note_comment = deletes("delete_note_comment", "comment")
+update_webhook = updates("update_webhook", "hook", event=False, description="mine")
+delete_webhook = deletes("delete_webhook", "hook", event=False, also=("delivery",))
 
 
 CASES = {
